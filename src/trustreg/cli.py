@@ -1,0 +1,242 @@
+"""The ``trustreg`` command: a thin shell over the services.
+
+Domain errors become one line on stderr and the exit code their class carries
+(``trustreg.errors``): 1 invalid input or rejected rows, 2 unreadable file,
+3 not found, 4 conflict, 5 not allowed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from sqlalchemy.orm import Session, sessionmaker
+
+from trustreg.config import Settings
+from trustreg.errors import TrustRegError
+from trustreg.services import ingest, registry, subjects
+from trustreg.store.db import make_engine
+
+app = typer.Typer(
+    help="Trust Registry: a public credit-information registry.", no_args_is_help=True
+)
+rulebook_app = typer.Typer(help="Check and load rulebooks.", no_args_is_help=True)
+authorities_app = typer.Typer(
+    help="Manage the authorities that submit records.", no_args_is_help=True
+)
+import_app = typer.Typer(help="Import the subjects and records feeds.", no_args_is_help=True)
+subjects_app = typer.Typer(help="Look subjects up.", no_args_is_help=True)
+app.add_typer(rulebook_app, name="rulebook")
+app.add_typer(authorities_app, name="authorities")
+app.add_typer(import_app, name="import")
+app.add_typer(subjects_app, name="subjects")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def open_registry(settings: Settings) -> sessionmaker[Session]:
+    """Migrate the store if needed and load the configured rulebook."""
+    return registry.initialise(make_engine(settings.sqlalchemy_url), settings.rulebook)
+
+
+@app.command()
+def init() -> None:
+    """Create or upgrade the store and load the configured rulebook."""
+    settings = Settings()
+    open_registry(settings)
+    out.print(f"store ready: {settings.sqlalchemy_url}")
+
+
+@rulebook_app.command("check")
+def rulebook_check(file: Path) -> None:
+    """Validate a rulebook file; exits non-zero with the reason if it is refused."""
+    rulebook = registry.read_rulebook(file)
+    out.print(
+        f"{file}: rulebook {rulebook.version} (effective {rulebook.effective_from}) is valid, "
+        f"{len(rulebook.record_types)} record types"
+    )
+
+
+@authorities_app.command("add")
+def authorities_add(
+    code: str,
+    kind: Annotated[str, typer.Option(help="court, tax, market_regulator or other")],
+    name: Annotated[str, typer.Option(help="The authority's official name")],
+    record_types: Annotated[
+        str | None, typer.Option(help="Comma-separated codes; default: all its kind may submit")
+    ] = None,
+) -> None:
+    """Register an authority that may submit records."""
+    chosen = [c.strip() for c in record_types.split(",") if c.strip()] if record_types else None
+    view = registry.add_authority(open_registry(Settings()), code, kind, name, chosen)
+    out.print(f"added {view.code} ({view.kind}): may submit {', '.join(view.record_types)}")
+
+
+@authorities_app.command("list")
+def authorities_list() -> None:
+    """List the authorities and the record types each may submit."""
+    table = Table("code", "kind", "name", "record types")
+    for view in registry.list_authorities(open_registry(Settings())):
+        table.add_row(view.code, view.kind, view.name, ", ".join(view.record_types))
+    out.print(table)
+
+
+@authorities_app.command("token")
+def authorities_token(code: str, days: Annotated[int, typer.Option(min=1, max=366)] = 90) -> None:
+    """Issue an API token for an authority (shown once; kept only as a hash)."""
+    settings = Settings()
+    out.print(registry.issue_token(open_registry(settings), settings.secret_key, code, days))
+
+
+def _import(
+    feed: str, file: Path, file_format: str | None, encoding: str | None, rejects: Path | None
+) -> None:
+    settings = Settings()
+    factory = open_registry(settings)
+    options = ingest.ImportOptions(
+        file_format=file_format,
+        encoding=encoding,
+        rejects_path=rejects,
+        actor="cli",
+        chunk_rows=settings.import_chunk_rows,
+        max_line_bytes=settings.import_max_line_bytes,
+        max_name_chars=settings.max_name_chars,
+    )
+    size = file.stat().st_size if file.is_file() else 0
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task(f"importing {file.name}", total=size)
+        report = ingest.import_file(
+            factory, feed, file, options, lambda done: progress.update(task, completed=done)
+        )
+    out.print(
+        f"batch {report.batch_id}: {report.rows_read} rows read ({report.file_format}, "
+        f"{report.encoding}): {report.created} created, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.rejected} rejected"
+    )
+    if report.rejects_path:
+        err.print(f"rejected rows and reasons: {report.rejects_path}")
+    raise typer.Exit(report.exit_code)
+
+
+FormatOption = Annotated[
+    str | None, typer.Option("--format", help="csv or jsonl (default: by name)")
+]
+EncodingOption = Annotated[str | None, typer.Option(help="utf-8 or gb18030 (default: detected)")]
+RejectsOption = Annotated[
+    Path | None, typer.Option(help="Rejection report (default: NAME.rejects.csv beside the file)")
+]
+
+
+@import_app.command("subjects")
+def import_subjects(
+    file: Path,
+    file_format: FormatOption = None,
+    encoding: EncodingOption = None,
+    rejects: RejectsOption = None,
+) -> None:
+    """Import the business-register feed (CSV or JSON Lines)."""
+    _import("subjects", file, file_format, encoding, rejects)
+
+
+@import_app.command("records")
+def import_records(
+    file: Path,
+    file_format: FormatOption = None,
+    encoding: EncodingOption = None,
+    rejects: RejectsOption = None,
+) -> None:
+    """Import credit records submitted by authorities (CSV or JSON Lines)."""
+    _import("records", file, file_format, encoding, rejects)
+
+
+@subjects_app.command("show")
+def subjects_show(
+    identifier: Annotated[str, typer.Argument(help="SCHEME:VALUE, e.g. uscc:91110000802100433B")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Show a subject with its identifiers, names and records."""
+    view = subjects.find_by_identifier(open_registry(Settings()), identifier, masked=False)
+    if as_json:
+        sys.stdout.write(json.dumps(view, ensure_ascii=False, indent=2) + "\n")
+        return
+    out.print(f"[bold]{view['name']}[/bold]  ({view['kind']}, id {view['id']})")
+    out.print("identifiers: " + ", ".join(view["identifiers"]))
+    others = [f"{n['name']} ({n['kind']})" for n in view["names"] if n["kind"] != "original"]
+    if others:
+        out.print("other names: " + "; ".join(others))
+    table = Table("type", "authority", "reference", "effective", "amount", "status")
+    for r in view["records"]:
+        amount = f"{r['amount']} {r['currency']}" if r["amount"] else ""
+        table.add_row(
+            r["record_type"],
+            r["authority"],
+            r["reference"],
+            r["effective_from"],
+            amount,
+            r["status"],
+        )
+    out.print(table if view["records"] else "no records")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
+) -> None:
+    """Serve the registry's web pages and API."""
+    from trustreg.web.server import run
+
+    settings = Settings()
+    open_registry(settings)
+    run(settings, host or settings.host, port or settings.port)
+
+
+@app.command()
+def demo(
+    subjects_count: Annotated[int, typer.Option("--subjects", min=10)] = 20_000,
+    seed: Annotated[int, typer.Option()] = 2026,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Build only")] = False,
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Build a deterministic demo registry, then serve it."""
+    from trustreg.services.demo_build import build_demo, demo_settings
+    from trustreg.web.server import run
+
+    settings = Settings()
+    out.print(build_demo(settings, subjects_count, seed, err))
+    if not no_serve:
+        settings = demo_settings(settings)
+        run(settings, host or settings.host, port or settings.port)
+
+
+def main() -> None:
+    """Entry point: run the app and turn domain errors into one line and an exit code."""
+    try:
+        code = app(standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except TrustRegError as exc:
+        err.print(f"[red]error:[/red] {exc.detail}", highlight=False)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, click.Abort):
+        err.print("aborted")
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

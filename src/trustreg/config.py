@@ -1,0 +1,67 @@
+"""Settings, declared once.
+
+Every setting is read from the environment with the ``TRUSTREG_`` prefix (or a
+``.env`` file), has a default and a one-line reason, and is validated at start-up.
+``docs/configuration.md`` lists them all; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The repository's own rulebook folder: used when the package runs from a checkout.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PLACEHOLDER_SECRET = "change-me"
+
+
+class Settings(BaseSettings):
+    """Trust Registry settings (environment variables ``TRUSTREG_<NAME>``)."""
+
+    model_config = SettingsConfigDict(env_prefix="TRUSTREG_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = Field(
+        "development", description="Where the registry runs; production refuses placeholders."
+    )
+    data_dir: Path = Field(
+        Path("var"), description="Folder for the embedded SQLite store and generated files."
+    )
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL of the store; empty means SQLite file DATA_DIR/registry.db.",
+    )
+    rulebook: Path = Field(
+        REPO_ROOT / "rulebooks" / "model.toml",
+        description="Rulebook TOML loaded by `trustreg init` and the demo.",
+    )
+    secret_key: str = Field(
+        PLACEHOLDER_SECRET,
+        description="Key for signing sessions and hashing tokens; must be set in production.",
+    )
+    import_chunk_rows: int = Field(
+        5000, ge=1, description="Rows per committed chunk on import: a crash loses at most one."
+    )
+    import_max_line_bytes: int = Field(
+        1_048_576, ge=1024, description="Longest line an import file may have before rejection."
+    )
+    max_name_chars: int = Field(
+        200, ge=10, description="Longest subject name accepted; longer names are rejected."
+    )
+    host: str = Field("127.0.0.1", description="Address `trustreg serve` listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `trustreg serve` listens on.")
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> Settings:
+        if self.environment == "production" and self.secret_key == PLACEHOLDER_SECRET:
+            raise ValueError("TRUSTREG_SECRET_KEY must be set to a real secret in production")
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The store URL, defaulting to the embedded SQLite file."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'registry.db').resolve()}"

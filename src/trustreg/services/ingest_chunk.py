@@ -1,0 +1,28 @@
+"""What the feed appliers hand back to the import loop for one chunk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A rejected row: its number, the field at fault, the reason, and the row as read."""
+
+    row: int
+    field: str
+    reason: str
+    raw: str
+
+
+@dataclass
+class ChunkOutcome:
+    """What a feed's apply function did with one chunk."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+
+    def reject(self, row: int, field: str, reason: str, raw: str) -> None:
+        self.rejections.append(Rejection(row, field, reason, raw))

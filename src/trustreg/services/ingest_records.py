@@ -1,0 +1,199 @@
+"""Applying a chunk of validated record rows to the store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from trustreg.core.identifiers import Identifier
+from trustreg.core.validation import RecordInput
+from trustreg.services.feed_reader import FeedRow
+from trustreg.services.ingest_chunk import ChunkOutcome
+from trustreg.store import writes
+
+# Fields an authority's resubmission may change; anything else is provenance.
+COMPARED = (
+    "record_type",
+    "subject_id",
+    "decided_on",
+    "effective_from",
+    "amount_cents",
+    "currency",
+    "status",
+    "summary",
+)
+# Statuses the registry sets itself; a resubmission saying "active" does not undo them.
+REGISTRY_STATUSES = ("disputed", "repaired", "expired")
+
+
+def apply(
+    session: Session,
+    batch_id: int,
+    source: str,
+    items: Sequence[tuple[FeedRow, RecordInput]],
+    now: datetime,
+) -> ChunkOutcome:
+    """Create, update or leave each record; reject in-file duplicates and kind conflicts."""
+    outcome = ChunkOutcome()
+    subjects = _subject_ids(session, batch_id, items, now, outcome)
+    refused = {r.row for r in outcome.rejections}
+    stored = writes.find_records(session, [(r.authority.id, r.reference) for _, r in items])
+    seen: dict[tuple[int, str], int] = {}
+    new_rows: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
+    for row, record in items:
+        subject_id = subjects.get(record.identifier)
+        if subject_id is None or row.number in refused:
+            continue  # rejected while resolving the subject
+        key = (record.authority.id, record.reference)
+        first = seen.setdefault(key, row.number)
+        old = stored.get(key)
+        if first != row.number or (old is not None and old["batch_id"] == batch_id):
+            where = first if first != row.number else old["source_row"] if old else first
+            outcome.reject(
+                row.number,
+                "reference",
+                f"same authority and reference as row {where} of this file",
+                row.raw,
+            )
+            continue
+        values = _values(record, subject_id, batch_id, source, row, now)
+        if old is None:
+            new_rows.append(values)
+            continue
+        if old["status"] in REGISTRY_STATUSES and values["status"] == "active":
+            values["status"] = old["status"]
+        changed = [f for f in COMPARED if old[f] != values[f]]
+        if not changed:
+            outcome.unchanged += 1
+            continue
+        del values["created_at"]
+        changes.append({"id": old["id"], **values})
+        history.append(
+            _history(
+                old["id"],
+                values["status"],
+                record,
+                batch_id,
+                now,
+                f"updated by the authority: {', '.join(changed)}",
+            )
+        )
+    ids = writes.insert_records(session, [_strip(v) for v in new_rows])
+    for record_id, values in zip(ids, new_rows, strict=True):
+        history.append(
+            {
+                "record_id": record_id,
+                "status": values["status"],
+                "changed_at": now,
+                "actor": values["_actor"],
+                "reason": "submitted",
+                "batch_id": batch_id,
+            }
+        )
+    writes.update_records(session, [_strip(c) for c in changes])
+    writes.add_status_changes(session, history)
+    outcome.created += len(new_rows)
+    outcome.updated += len(changes)
+    return outcome
+
+
+def _values(
+    record: RecordInput, subject_id: int, batch_id: int, source: str, row: FeedRow, now: datetime
+) -> dict[str, Any]:
+    return {
+        "authority_id": record.authority.id,
+        "reference": record.reference,
+        "record_type": record.record_type,
+        "subject_id": subject_id,
+        "decided_on": record.decided_on,
+        "effective_from": record.effective_from,
+        "amount_cents": record.amount_cents,
+        "currency": record.currency,
+        "status": record.status,
+        "summary": record.summary,
+        "batch_id": batch_id,
+        "source_file": source[-500:],
+        "source_row": row.number,
+        "created_at": now,
+        "updated_at": now,
+        "_actor": f"authority:{record.authority.code}",
+    }
+
+
+def _strip(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if not k.startswith("_")}
+
+
+def _history(
+    record_id: int, status: str, record: RecordInput, batch_id: int, now: datetime, reason: str
+) -> dict[str, Any]:
+    return {
+        "record_id": record_id,
+        "status": status,
+        "changed_at": now,
+        "actor": f"authority:{record.authority.code}",
+        "reason": reason,
+        "batch_id": batch_id,
+    }
+
+
+def _subject_ids(
+    session: Session,
+    batch_id: int,
+    items: Sequence[tuple[FeedRow, RecordInput]],
+    now: datetime,
+    outcome: ChunkOutcome,
+) -> dict[Identifier, int]:
+    """Find or create the subject of each row; reject rows whose kind contradicts the store."""
+    known = writes.find_subjects(session, [r.identifier for _, r in items])
+    ids = {ident: k.id for ident, k in known.items()}
+    kinds = {ident: k.kind for ident, k in known.items()}
+    new: dict[Identifier, writes.NewSubject] = {}
+    for row, record in items:
+        ident = record.identifier
+        kind = kinds.get(ident) or (new[ident].fields["kind"] if ident in new else None)
+        if kind is not None and kind != record.subject_kind:
+            outcome.reject(
+                row.number,
+                "subject_kind",
+                f"{ident} is registered as a {kind}, not a {record.subject_kind}",
+                row.raw,
+            )
+            continue
+        if ident not in ids and ident not in new:
+            new[ident] = writes.NewSubject(
+                ident,
+                _subject_fields(record, batch_id, row, now),
+                [(record.subject_name, "original")],
+            )
+    created = writes.create_subjects(session, list(new.values()))
+    ids.update(zip(new, created, strict=True))
+    return ids
+
+
+def _subject_fields(
+    record: RecordInput, batch_id: int, row: FeedRow, now: datetime
+) -> dict[str, Any]:
+    ident = record.identifier
+    country = (
+        "CN"
+        if ident.scheme in ("uscc", "ric")
+        else (ident.value.split(":", 1)[0] if ident.scheme in ("passport", "registry") else None)
+    )
+    return {
+        "kind": record.subject_kind,
+        "display_name": record.subject_name,
+        "country": country,
+        "region": None,
+        "birth_date": None,
+        "registered_on": None,
+        "batch_id": batch_id,
+        "source_row": row.number,
+        "created_at": now,
+        "updated_at": now,
+    }

@@ -1,0 +1,106 @@
+"""Looking subjects up and presenting everything the registry holds on one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from trustreg.core.identifiers import Identifier, mask_identifier, parse_identifier
+from trustreg.errors import NotFound
+from trustreg.store import queries
+from trustreg.store.db import transaction
+from trustreg.store.models import Subject
+
+PERSON_KINDS = ("individual", "foreign_individual")
+
+
+def find_by_identifier(factory: sessionmaker[Session], text: str, masked: bool) -> dict[str, Any]:
+    """The subject holding ``scheme:value``, as a view; NotFound if none."""
+    identifier = parse_identifier(text)
+    with transaction(factory) as session:
+        subject = queries.subject_by_identifier(session, identifier)
+        if subject is None:
+            raise NotFound(f"no subject with identifier {identifier}")
+        return subject_view(session, subject, masked)
+
+
+def find_by_id(factory: sessionmaker[Session], subject_id: int, masked: bool) -> dict[str, Any]:
+    with transaction(factory) as session:
+        subject = queries.subject_by_id(session, subject_id)
+        if subject is None:
+            raise NotFound(f"no subject with id {subject_id}")
+        return subject_view(session, subject, masked)
+
+
+def subject_view(session: Session, subject: Subject, masked: bool) -> dict[str, Any]:
+    """A subject with identifiers, names and records (with status history).
+
+    ``masked`` hides person identifiers and birth dates, for anyone but the operator.
+    """
+    person = subject.kind in PERSON_KINDS
+    types = queries.record_types(session)
+    records = []
+    for record, authority, history in queries.subject_records(session, subject.id):
+        rule = types.get(record.record_type)
+        records.append(
+            {
+                "id": record.id,
+                "authority": authority,
+                "reference": record.reference,
+                "record_type": record.record_type,
+                "title_zh": rule.title_zh if rule else None,
+                "title_en": rule.title_en if rule else None,
+                "legal_basis": rule.legal_basis if rule else None,
+                "decided_on": record.decided_on.isoformat(),
+                "effective_from": record.effective_from.isoformat(),
+                "amount": _amount(record.amount_cents),
+                "currency": record.currency,
+                "status": record.status,
+                "summary": record.summary,
+                "provenance": {
+                    "batch": record.batch_id,
+                    "source_file": record.source_file,
+                    "source_row": record.source_row,
+                },
+                "status_history": [
+                    {
+                        "status": h.status,
+                        "at": h.changed_at.isoformat(),
+                        "actor": h.actor,
+                        "reason": h.reason,
+                    }
+                    for h in history
+                ],
+            }
+        )
+    return {
+        "id": subject.id,
+        "kind": subject.kind,
+        "name": subject.display_name,
+        "country": subject.country,
+        "region": subject.region,
+        "birth_date": None if masked or not subject.birth_date else subject.birth_date.isoformat(),
+        "registered_on": subject.registered_on.isoformat() if subject.registered_on else None,
+        "identifiers": [
+            _identifier_text(Identifier(i.scheme, i.value), masked and person)
+            for i in sorted(subject.identifiers, key=lambda i: i.scheme)
+        ],
+        "names": [
+            {"name": n.name, "kind": n.kind}
+            for n in sorted(subject.names, key=lambda n: (n.kind != "original", n.kind, n.name))
+        ],
+        "records": records,
+    }
+
+
+def _identifier_text(identifier: Identifier, masked: bool) -> str:
+    if masked:
+        return f"{identifier.scheme}:{mask_identifier(identifier)}"
+    return str(identifier)
+
+
+def _amount(cents: int | None) -> str | None:
+    if cents is None:
+        return None
+    return f"{cents // 100}.{cents % 100:02d}"

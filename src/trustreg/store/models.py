@@ -1,0 +1,226 @@
+"""SQLAlchemy models of the serving store.
+
+The migrations in ``store/migrations`` create exactly these tables (a test compares
+them). Amounts are kept as whole hundredths of the currency unit (``amount_cents``)
+so SQLite and PostgreSQL add them up the same way.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Named constraints keep migrations identical on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SUBJECT_KIND_LEN = 24
+STATUS_LEN = 16
+# SQLite only turns INTEGER PRIMARY KEY into an auto-incrementing rowid; PostgreSQL gets BIGINT.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Subject(Base):
+    """A legal entity, other organisation, individual or foreign entity or individual."""
+
+    __tablename__ = "subjects"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(SUBJECT_KIND_LEN))
+    display_name: Mapped[str] = mapped_column(String(300))
+    country: Mapped[str | None] = mapped_column(String(2))
+    region: Mapped[str | None] = mapped_column(String(64))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    registered_on: Mapped[date | None] = mapped_column(Date)
+    # Provenance: the import batch and row that last created or changed the subject.
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
+    source_row: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    identifiers: Mapped[list[Identifier]] = relationship(back_populates="subject")
+    names: Mapped[list[SubjectName]] = relationship(back_populates="subject")
+
+
+class Identifier(Base):
+    """One identifier of a subject, unique per scheme across the registry."""
+
+    __tablename__ = "identifiers"
+    __table_args__ = (UniqueConstraint("scheme", "value"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"), index=True)
+    scheme: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(64))
+
+    subject: Mapped[Subject] = relationship(back_populates="identifiers")
+
+
+class SubjectName(Base):
+    """A name of a subject: ``original``, ``transliteration``, ``former`` or ``alias``."""
+
+    __tablename__ = "subject_names"
+    __table_args__ = (UniqueConstraint("subject_id", "kind", "name"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(16))
+
+    subject: Mapped[Subject] = relationship(back_populates="names")
+
+
+class Authority(Base):
+    """A body allowed to submit records of certain types."""
+
+    __tablename__ = "authorities"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(24))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuthorityRecordType(Base):
+    """A record type an authority may submit."""
+
+    __tablename__ = "authority_record_types"
+    authority_id: Mapped[int] = mapped_column(ForeignKey("authorities.id"), primary_key=True)
+    record_type: Mapped[str] = mapped_column(ForeignKey("record_types.code"), primary_key=True)
+
+
+class AuthorityToken(Base):
+    """An API bearer token of an authority, kept only as a keyed hash."""
+
+    __tablename__ = "authority_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    authority_id: Mapped[int] = mapped_column(ForeignKey("authorities.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RulebookVersion(Base):
+    """A loaded rulebook version, kept whole so any past rule can be read again."""
+
+    __tablename__ = "rulebook_versions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    effective_from: Mapped[date] = mapped_column(Date)
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    source_text: Mapped[str] = mapped_column(Text)
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RecordType(Base):
+    """A record type of the rulebook in force."""
+
+    __tablename__ = "record_types"
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rulebook_version: Mapped[str] = mapped_column(String(32))
+    title_zh: Mapped[str] = mapped_column(String(200))
+    title_en: Mapped[str] = mapped_column(String(200))
+    legal_basis: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(64))
+    polarity: Mapped[str] = mapped_column(String(16))
+    subject_kinds: Mapped[list[str]] = mapped_column(JSON)
+    authority_kinds: Mapped[list[str]] = mapped_column(JSON)
+    publicity_days: Mapped[int] = mapped_column(Integer)
+    notice_days: Mapped[int] = mapped_column(Integer)
+    indicates_dishonesty: Mapped[bool] = mapped_column(Boolean)
+
+
+class ImportBatch(Base):
+    """One run of an import: where the rows came from and what became of them."""
+
+    __tablename__ = "import_batches"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    source_file: Mapped[str] = mapped_column(String(500))
+    file_format: Mapped[str] = mapped_column(String(8))
+    encoding: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rows_read: Mapped[int] = mapped_column(Integer, default=0)
+    rows_created: Mapped[int] = mapped_column(Integer, default=0)
+    rows_updated: Mapped[int] = mapped_column(Integer, default=0)
+    rows_unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Record(Base):
+    """One decided fact about one subject, with its provenance."""
+
+    __tablename__ = "records"
+    __table_args__ = (
+        UniqueConstraint("authority_id", "reference"),
+        Index("ix_records_subject_type", "subject_id", "record_type"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    authority_id: Mapped[int] = mapped_column(ForeignKey("authorities.id"))
+    reference: Mapped[str] = mapped_column(String(128))
+    record_type: Mapped[str] = mapped_column(ForeignKey("record_types.code"))
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"))
+    decided_on: Mapped[date] = mapped_column(Date)
+    effective_from: Mapped[date] = mapped_column(Date)
+    amount_cents: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(STATUS_LEN))
+    summary: Mapped[str] = mapped_column(Text)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"), index=True)
+    source_file: Mapped[str] = mapped_column(String(500))
+    source_row: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RecordStatusChange(Base):
+    """One entry of a record's status history: when, who, why."""
+
+    __tablename__ = "record_status_history"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id"), index=True)
+    status: Mapped[str] = mapped_column(String(STATUS_LEN))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
+
+
+class AuditEntry(Base):
+    """Append-only, hash-chained audit log; database triggers refuse UPDATE and DELETE."""
+
+    __tablename__ = "audit_entries"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64), unique=True)

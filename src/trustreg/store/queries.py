@@ -1,0 +1,115 @@
+"""Read queries of the serving store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from trustreg.core import rulebook as core_rulebook
+from trustreg.core.identifiers import Identifier as IdentifierValue
+from trustreg.store.models import (
+    AuditEntry,
+    Authority,
+    AuthorityRecordType,
+    AuthorityToken,
+    Identifier,
+    Record,
+    RecordStatusChange,
+    RecordType,
+    Subject,
+)
+
+
+def record_types(session: Session) -> dict[str, core_rulebook.RecordType]:
+    """The record types in force, as core objects."""
+    return {
+        row.code: core_rulebook.RecordType(
+            code=row.code,
+            title_zh=row.title_zh,
+            title_en=row.title_en,
+            legal_basis=row.legal_basis,
+            category=row.category,
+            polarity=row.polarity,
+            subject_kinds=tuple(row.subject_kinds),
+            authority_kinds=tuple(row.authority_kinds),
+            publicity_days=row.publicity_days,
+            notice_days=row.notice_days,
+            indicates_dishonesty=row.indicates_dishonesty,
+        )
+        for row in session.scalars(select(RecordType))
+    }
+
+
+def authorities(session: Session) -> list[tuple[Authority, list[str]]]:
+    """Every authority with the record types it may submit."""
+    grants: dict[int, list[str]] = {}
+    for authority_id, code in session.execute(
+        select(AuthorityRecordType.authority_id, AuthorityRecordType.record_type)
+    ):
+        grants.setdefault(authority_id, []).append(code)
+    return [
+        (a, sorted(grants.get(a.id, [])))
+        for a in session.scalars(select(Authority).order_by(Authority.code))
+    ]
+
+
+def authority_by_code(session: Session, code: str) -> Authority | None:
+    return session.scalar(select(Authority).where(Authority.code == code))
+
+
+def authority_by_token_hash(session: Session, token_hash: str) -> AuthorityToken | None:
+    return session.scalar(select(AuthorityToken).where(AuthorityToken.token_hash == token_hash))
+
+
+def subject_by_identifier(session: Session, identifier: IdentifierValue) -> Subject | None:
+    return session.scalar(
+        select(Subject)
+        .join(Identifier, Identifier.subject_id == Subject.id)
+        .where(Identifier.scheme == identifier.scheme, Identifier.value == identifier.value)
+        .options(selectinload(Subject.identifiers), selectinload(Subject.names))
+    )
+
+
+def subject_by_id(session: Session, subject_id: int) -> Subject | None:
+    return session.scalar(
+        select(Subject)
+        .where(Subject.id == subject_id)
+        .options(selectinload(Subject.identifiers), selectinload(Subject.names))
+    )
+
+
+def subject_records(
+    session: Session, subject_id: int
+) -> list[tuple[Record, str, list[RecordStatusChange]]]:
+    """A subject's records, newest first, each with its authority code and status history."""
+    rows = list(
+        session.execute(
+            select(Record, Authority.code)
+            .join(Authority, Authority.id == Record.authority_id)
+            .where(Record.subject_id == subject_id)
+            .order_by(Record.effective_from.desc(), Record.id.desc())
+        ).tuples()
+    )
+    history: dict[int, list[RecordStatusChange]] = {}
+    if rows:
+        for change in session.scalars(
+            select(RecordStatusChange)
+            .where(RecordStatusChange.record_id.in_([r.id for r, _ in rows]))
+            .order_by(RecordStatusChange.id)
+        ):
+            history.setdefault(change.record_id, []).append(change)
+    return [(record, code, history.get(record.id, [])) for record, code in rows]
+
+
+def recent_subjects(session: Session, limit: int) -> Sequence[Subject]:
+    return session.scalars(select(Subject).order_by(Subject.id.desc()).limit(limit)).all()
+
+
+def audit_entries(session: Session) -> Sequence[AuditEntry]:
+    return session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+
+
+def count_rows(session: Session, model: type[Subject] | type[Record]) -> int:
+    return session.scalar(select(func.count()).select_from(model)) or 0

@@ -1,0 +1,291 @@
+"""Everything that writes to the serving store, in bulk where imports need speed.
+
+Functions take an open :class:`~sqlalchemy.orm.Session` inside a transaction; the
+caller (a service) decides where the transaction ends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from trustreg.core import rulebook as core_rulebook
+from trustreg.core.identifiers import Identifier as IdentifierValue
+from trustreg.store.models import (
+    AuditEntry,
+    Authority,
+    AuthorityRecordType,
+    Identifier,
+    ImportBatch,
+    Record,
+    RecordStatusChange,
+    RecordType,
+    RulebookVersion,
+    Subject,
+    SubjectName,
+)
+
+GENESIS_HASH = "0" * 64
+AUDIT_LOCK_KEY = 7311  # any constant: the advisory lock that serialises the audit chain
+
+
+def load_rulebook(session: Session, rulebook: core_rulebook.Rulebook, now: datetime) -> bool:
+    """Store a rulebook version and make its record types current; False if already loaded."""
+    digest = hashlib.sha256(rulebook.source_text.encode()).hexdigest()
+    existing = session.scalar(
+        select(RulebookVersion).where(RulebookVersion.version == rulebook.version)
+    )
+    if existing is not None and existing.source_sha256 == digest:
+        return False
+    if existing is None:
+        session.add(
+            RulebookVersion(
+                version=rulebook.version,
+                name=rulebook.name,
+                effective_from=rulebook.effective_from,
+                source_sha256=digest,
+                source_text=rulebook.source_text,
+                loaded_at=now,
+            )
+        )
+    else:
+        existing.source_sha256, existing.source_text = digest, rulebook.source_text
+        existing.loaded_at = now
+    for rule in rulebook.record_types.values():
+        session.merge(
+            RecordType(
+                code=rule.code,
+                rulebook_version=rulebook.version,
+                title_zh=rule.title_zh,
+                title_en=rule.title_en,
+                legal_basis=rule.legal_basis,
+                category=rule.category,
+                polarity=rule.polarity,
+                subject_kinds=list(rule.subject_kinds),
+                authority_kinds=list(rule.authority_kinds),
+                publicity_days=rule.publicity_days,
+                notice_days=rule.notice_days,
+                indicates_dishonesty=rule.indicates_dishonesty,
+            )
+        )
+    return True
+
+
+def add_authority(
+    session: Session, code: str, kind: str, name: str, record_types: Sequence[str], now: datetime
+) -> Authority:
+    authority = Authority(code=code, kind=kind, name=name, created_at=now)
+    session.add(authority)
+    session.flush()
+    session.execute(
+        insert(AuthorityRecordType),
+        [{"authority_id": authority.id, "record_type": code} for code in record_types],
+    )
+    return authority
+
+
+def start_batch(session: Session, **fields: Any) -> int:
+    batch = ImportBatch(status="running", **fields)
+    session.add(batch)
+    session.flush()
+    return batch.id
+
+
+def add_batch_counts(session: Session, batch_id: int, counts: Mapping[str, int]) -> None:
+    values = {
+        getattr(ImportBatch, f"rows_{k}"): getattr(ImportBatch, f"rows_{k}") + v
+        for k, v in counts.items()
+        if v
+    }
+    if values:
+        session.execute(update(ImportBatch).where(ImportBatch.id == batch_id).values(values))
+
+
+def finish_batch(session: Session, batch_id: int, status: str, now: datetime) -> None:
+    session.execute(
+        update(ImportBatch).where(ImportBatch.id == batch_id).values(status=status, finished_at=now)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class KnownSubject:
+    id: int
+    kind: str
+    batch_id: int | None
+    source_row: int | None
+
+
+def find_subjects(
+    session: Session, identifiers: Iterable[IdentifierValue]
+) -> dict[IdentifierValue, KnownSubject]:
+    """The subjects that hold any of these identifiers, in one query."""
+    wanted = set(identifiers)
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(
+            Identifier.scheme,
+            Identifier.value,
+            Subject.id,
+            Subject.kind,
+            Subject.batch_id,
+            Subject.source_row,
+        )
+        .join(Subject, Subject.id == Identifier.subject_id)
+        .where(Identifier.value.in_({i.value for i in wanted}))
+    )
+    found: dict[IdentifierValue, KnownSubject] = {}
+    for scheme, value, *known in rows:
+        key = IdentifierValue(scheme, value)
+        if key in wanted:
+            found[key] = KnownSubject(*known)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class NewSubject:
+    identifier: IdentifierValue
+    fields: dict[str, Any]
+    names: Sequence[tuple[str, str]]
+
+
+def create_subjects(session: Session, subjects: Sequence[NewSubject]) -> list[int]:
+    """Insert subjects with their identifiers and names; returns their ids in order."""
+    if not subjects:
+        return []
+    ids = list(
+        session.scalars(
+            insert(Subject).returning(Subject.id, sort_by_parameter_order=True),
+            [s.fields for s in subjects],
+        )
+    )
+    session.execute(
+        insert(Identifier),
+        [
+            {"subject_id": sid, "scheme": s.identifier.scheme, "value": s.identifier.value}
+            for sid, s in zip(ids, subjects, strict=True)
+        ],
+    )
+    add_names(
+        session, [(sid, n, k) for sid, s in zip(ids, subjects, strict=True) for n, k in s.names]
+    )
+    return ids
+
+
+def add_names(session: Session, names: Sequence[tuple[int, str, str]]) -> None:
+    unique = {(sid, name, kind) for sid, name, kind in names}
+    if unique:
+        session.execute(
+            insert(SubjectName),
+            [{"subject_id": sid, "name": name, "kind": kind} for sid, name, kind in unique],
+        )
+
+
+def update_subjects(session: Session, changes: Sequence[dict[str, Any]]) -> None:
+    """Bulk update by primary key: each dict holds ``id`` and the new values."""
+    if changes:
+        session.execute(update(Subject), list(changes))
+
+
+def subject_names(session: Session, subject_ids: Iterable[int]) -> dict[int, set[tuple[str, str]]]:
+    ids = set(subject_ids)
+    names: dict[int, set[tuple[str, str]]] = {i: set() for i in ids}
+    if ids:
+        rows = session.execute(
+            select(SubjectName.subject_id, SubjectName.name, SubjectName.kind).where(
+                SubjectName.subject_id.in_(ids)
+            )
+        )
+        for sid, name, kind in rows:
+            names[sid].add((name, kind))
+    return names
+
+
+def find_records(
+    session: Session, keys: Iterable[tuple[int, str]]
+) -> dict[tuple[int, str], dict[str, Any]]:
+    """The stored records with these (authority id, reference) keys, as dicts."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    columns = list(Record.__table__.columns)
+    rows = session.execute(
+        select(*columns).where(Record.reference.in_({ref for _a, ref in wanted}))
+    ).mappings()
+    return {
+        (row["authority_id"], row["reference"]): dict(row)
+        for row in rows
+        if (row["authority_id"], row["reference"]) in wanted
+    }
+
+
+def insert_records(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
+    if not rows:
+        return []
+    return list(
+        session.scalars(insert(Record).returning(Record.id, sort_by_parameter_order=True), rows)
+    )
+
+
+def update_records(session: Session, changes: Sequence[dict[str, Any]]) -> None:
+    if changes:
+        session.execute(update(Record), list(changes))
+
+
+def add_status_changes(session: Session, changes: Sequence[dict[str, Any]]) -> None:
+    if changes:
+        session.execute(insert(RecordStatusChange), list(changes))
+
+
+def append_audit(
+    session: Session,
+    actor: str,
+    action: str,
+    target: str,
+    detail: Mapping[str, Any],
+    now: datetime,
+) -> str:
+    """Append one hash-chained audit entry; returns its hash."""
+    if session.get_bind().dialect.name == "postgresql":
+        # One chain: concurrent writers wait for each other rather than fork it.
+        session.execute(select(func.pg_advisory_xact_lock(AUDIT_LOCK_KEY)))
+    prev = session.scalar(select(AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1))
+    prev_hash = prev or GENESIS_HASH
+    detail_text = json.dumps(detail, sort_keys=True, ensure_ascii=False, default=str)
+    entry = AuditEntry(at=now, actor=actor, action=action, target=target, detail=detail_text)
+    entry.prev_hash = prev_hash
+    entry.entry_hash = audit_hash(prev_hash, entry)
+    session.add(entry)
+    session.flush()
+    return entry.entry_hash
+
+
+def audit_hash(prev_hash: str, entry: AuditEntry) -> str:
+    """The hash that chains an audit entry to the one before it."""
+    at = entry.at.replace(tzinfo=None).isoformat(timespec="microseconds")
+    body = "\x1f".join((prev_hash, at, entry.actor, entry.action, entry.target, entry.detail))
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def subject_rows(session: Session, subject_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    ids = set(subject_ids)
+    if not ids:
+        return {}
+    rows = session.execute(select(*Subject.__table__.columns).where(Subject.id.in_(ids)))
+    return {row["id"]: dict(row) for row in rows.mappings()}
+
+
+def retire_original_name(session: Session, subject_id: int) -> None:
+    """A renamed subject's original name becomes a former name."""
+    session.execute(
+        delete(SubjectName).where(
+            SubjectName.subject_id == subject_id, SubjectName.kind == "original"
+        )
+    )

@@ -1,0 +1,119 @@
+"""JSON API under ``/api/v1``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Query
+from fastapi.responses import JSONResponse
+
+from trustreg.core.validation import RECORD_COLUMNS
+from trustreg.errors import TrustRegError, Unauthorized
+from trustreg.services import ingest, registry, subjects
+from trustreg.services.feed_reader import FeedFormat, FeedRow, RowProblem
+from trustreg.services.ingest_chunk import Rejection
+from trustreg.store.db import transaction
+from trustreg.web.deps import CurrentSettings, Sessions
+
+router = APIRouter(prefix="/api/v1", tags=["registry"])
+MAX_RECORDS_PER_REQUEST = 10_000
+
+
+class PayloadTooLarge(TrustRegError):
+    status = 413
+    title = "Payload too large"
+
+
+@router.get("/subjects/{subject_id}")
+def get_subject(subject_id: int, factory: Sessions) -> dict[str, Any]:
+    """A subject with its identifiers, names and records (person numbers masked)."""
+    return subjects.find_by_id(factory, subject_id, masked=True)
+
+
+@router.get("/subjects")
+def find_subject(
+    factory: Sessions,
+    identifier: Annotated[str, Query(description="SCHEME:VALUE, e.g. uscc:91110000802100433B")],
+) -> dict[str, Any]:
+    """Look a subject up by one of its identifiers."""
+    return subjects.find_by_identifier(factory, identifier, masked=True)
+
+
+@router.post("/records", response_model=None)
+def submit_records(
+    factory: Sessions,
+    settings: CurrentSettings,
+    records: Annotated[list[dict[str, str | int | float | None]], Body()],
+    authorization: Annotated[str | None, Header()] = None,
+) -> dict[str, Any] | JSONResponse:
+    """Submit records as an authority (bearer token), as a JSON array of record objects.
+
+    Each object has the columns of the records feed (``docs/formats.md``); ``authority``
+    may be left out and defaults to the token's authority. Good records are stored even
+    when others are rejected: the answer is 200 with the counts when all were accepted,
+    otherwise 422 problem+json whose ``errors`` name each rejected item and field.
+    """
+    code = _authority(factory, settings.secret_key, authorization)
+    if len(records) > MAX_RECORDS_PER_REQUEST:
+        raise PayloadTooLarge(f"at most {MAX_RECORDS_PER_REQUEST} records per request")
+    rejected: list[Rejection] = []
+    report = ingest.import_rows(
+        factory,
+        "records",
+        _rows(records, code),
+        Path("api"),
+        FeedFormat("json", "utf-8"),
+        ingest.ImportOptions(actor=f"authority:{code}", max_name_chars=settings.max_name_chars),
+        rejected.extend,
+    )
+    counts = {
+        "batch": report.batch_id,
+        "received": report.rows_read,
+        "created": report.created,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "rejected": report.rejected,
+    }
+    if not rejected:
+        return counts
+    return JSONResponse(
+        {
+            "type": "https://trustreg.example/problems/invalid-input",
+            "title": "Invalid input",
+            "status": 422,
+            "detail": f"{report.rejected} of {report.rows_read} records rejected; "
+            "the others were stored",
+            "errors": [{"item": r.row, "field": r.field, "reason": r.reason} for r in rejected],
+            **counts,
+        },
+        status_code=422,
+        media_type="application/problem+json",
+    )
+
+
+def _authority(factory: Sessions, secret_key: str, authorization: str | None) -> str:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("an authority's bearer token is required")
+    with transaction(factory) as session:
+        return registry.authority_for_token(session, secret_key, token.strip())
+
+
+def _rows(
+    records: list[dict[str, str | int | float | None]], code: str
+) -> list[FeedRow | RowProblem]:
+    rows: list[FeedRow | RowProblem] = []
+    for number, item in enumerate(records, start=1):
+        raw = json.dumps(item, ensure_ascii=False)
+        fields = {k: "" if v is None else str(v) for k, v in item.items()}
+        unknown = [k for k in fields if k not in RECORD_COLUMNS]
+        fields.setdefault("authority", code)
+        if unknown:
+            rows.append(RowProblem(number, unknown[0], "unknown field", raw))
+        elif fields["authority"] != code:
+            rows.append(RowProblem(number, "authority", f"the token belongs to '{code}'", raw))
+        else:
+            rows.append(FeedRow(number, fields, raw))
+    return rows

@@ -1,0 +1,34 @@
+"""The web application factory: nothing connects to a database at import time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.templating import Jinja2Templates
+
+from trustreg.config import Settings
+from trustreg.services.registry import initialise
+from trustreg.store.db import make_engine
+from trustreg.web import api, pages, problems
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Wire settings, store, error handlers and routers into one app."""
+    app = FastAPI(
+        title="Trust Registry",
+        version="1",
+        openapi_url="/api/openapi.json",
+        docs_url=None,  # the docs page is served without any CDN (portal issue)
+        redoc_url=None,
+    )
+    engine = make_engine(settings.sqlalchemy_url)
+    app.state.settings = settings
+    app.state.sessions = initialise(engine, settings.rulebook)
+    app.state.templates = Jinja2Templates(directory=TEMPLATES)
+    problems.install(app)
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    return app
