@@ -18,7 +18,7 @@ from trustreg.core.validation import AuthorityGrant, ValidationContext
 from trustreg.errors import Conflict, InputFileError, NotFound, Unauthorized, ValidationError
 from trustreg.store import queries, writes
 from trustreg.store.db import migrate, session_factory, transaction
-from trustreg.store.models import AuthorityToken
+from trustreg.store.models import Authority, AuthorityToken
 
 TOKEN_PREFIX = "trt_"
 
@@ -145,7 +145,7 @@ def authority_for_token(session: Session, secret_key: str, token: str) -> str:
     now = datetime.now(UTC)
     if row is None or row.revoked_at is not None or _aware(row.expires_at) <= now:
         raise Unauthorized("the bearer token is unknown, expired or revoked")
-    authority = session.get(queries.Authority, row.authority_id)
+    authority = session.get(Authority, row.authority_id)
     assert authority is not None  # the foreign key guarantees it
     return authority.code
 

@@ -90,7 +90,7 @@ def subject_records(
             .join(Authority, Authority.id == Record.authority_id)
             .where(Record.subject_id == subject_id)
             .order_by(Record.effective_from.desc(), Record.id.desc())
-        ).tuples()
+        )
     )
     history: dict[int, list[RecordStatusChange]] = {}
     if rows:

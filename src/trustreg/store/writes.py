@@ -142,10 +142,10 @@ def find_subjects(
         .where(Identifier.value.in_({i.value for i in wanted}))
     )
     found: dict[IdentifierValue, KnownSubject] = {}
-    for scheme, value, *known in rows:
+    for scheme, value, subject_id, kind, batch_id, source_row in rows:
         key = IdentifierValue(scheme, value)
         if key in wanted:
-            found[key] = KnownSubject(*known)
+            found[key] = KnownSubject(subject_id, kind, batch_id, source_row)
     return found
 
 

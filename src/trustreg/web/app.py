@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -17,14 +19,21 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 def create_app(settings: Settings) -> FastAPI:
     """Wire settings, store, error handlers and routers into one app."""
+    engine = make_engine(settings.sqlalchemy_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Trust Registry",
         version="1",
         openapi_url="/api/openapi.json",
         docs_url=None,  # the docs page is served without any CDN (portal issue)
         redoc_url=None,
     )
-    engine = make_engine(settings.sqlalchemy_url)
     app.state.settings = settings
     app.state.sessions = initialise(engine, settings.rulebook)
     app.state.templates = Jinja2Templates(directory=TEMPLATES)

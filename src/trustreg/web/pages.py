@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from trustreg.errors import NotFound, ValidationError
 from trustreg.services import subjects
 from trustreg.services.stats import registry_counts
-from trustreg.web.deps import Sessions
+from trustreg.web.deps import Sessions, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -18,9 +18,7 @@ router = APIRouter(include_in_schema=False)
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, factory: Sessions) -> Response:
     counts, recent = registry_counts(factory)
-    return request.app.state.templates.TemplateResponse(
-        request, "home.html", {"counts": counts, "recent": recent}
-    )
+    return render(request, "home.html", {"counts": counts, "recent": recent})
 
 
 @router.get("/search")
@@ -31,7 +29,7 @@ def search(
         view = subjects.find_by_identifier(factory, q, masked=True)
     except (NotFound, ValidationError) as exc:
         counts, recent = registry_counts(factory)
-        return request.app.state.templates.TemplateResponse(
+        return render(
             request,
             "home.html",
             {"counts": counts, "recent": recent, "query": q, "message": exc.detail},
@@ -43,4 +41,4 @@ def search(
 @router.get("/subjects/{subject_id}", response_class=HTMLResponse)
 def subject_page(request: Request, subject_id: int, factory: Sessions) -> Response:
     view = subjects.find_by_id(factory, subject_id, masked=True)
-    return request.app.state.templates.TemplateResponse(request, "subject.html", {"s": view})
+    return render(request, "subject.html", {"s": view})

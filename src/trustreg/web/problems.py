@@ -33,8 +33,7 @@ def problem(status: int, title: str, detail: str, request: Request, **extra: Any
     }
     if request.url.path.startswith("/api/"):
         return JSONResponse(body, status_code=status, media_type="application/problem+json")
-    templates = request.app.state.templates
-    return templates.TemplateResponse(request, "error.html", {"problem": body}, status_code=status)
+    return render(request, "error.html", {"problem": body}, status_code=status)
 
 
 async def _domain_error(request: Request, exc: Exception) -> Response:
