@@ -15,6 +15,7 @@ from typing import Annotated
 import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
@@ -38,8 +39,9 @@ app.add_typer(authorities_app, name="authorities")
 app.add_typer(import_app, name="import")
 app.add_typer(subjects_app, name="subjects")
 
-out = Console()
-err = Console(stderr=True)
+# soft_wrap: a message stays one line however narrow the terminal (or a pipe's 80 columns).
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def open_registry(settings: Settings) -> sessionmaker[Session]:
@@ -232,7 +234,8 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except TrustRegError as exc:
-        err.print(f"[red]error:[/red] {exc.detail}", highlight=False)
+        # escape: a detail such as "missing [rulebook] table" is text, not console markup.
+        err.print(f"[red]error:[/red] {escape(exc.detail)}", highlight=False)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from trustreg.errors import TrustRegError, ValidationError
+from trustreg.web.deps import render
 
 log = logging.getLogger("trustreg.web")
 PROBLEM_TYPE = "https://trustreg.example/problems/"
