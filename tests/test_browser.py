@@ -13,14 +13,17 @@ import uvicorn
 
 from tests.pgserver import free_port
 from trustreg.config import Settings
+from trustreg.core.validation import RECORD_COLUMNS
 from trustreg.services import ingest, registry
 from trustreg.web.app import create_app
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FEED = """authority,reference,record_type,subject_kind,id_scheme,id_value,subject_name,decided_on,effective_from,amount,currency,status,summary
-court-bj-1,(2025)京01执77号,judgment_defaulter,legal_entity,uscc,91110000802100433B,北京星河科技有限公司,2025-02-03,2025-02-13,880000,CNY,active,拒不履行生效判决
-"""
+ROW = (
+    "court-bj-1,(2025)京01执77号,judgment_defaulter,legal_entity,uscc,91110000802100433B,"
+    "北京星河科技有限公司,2025-02-03,2025-02-13,880000,CNY,active,拒不履行生效判决"
+)
+FEED = ",".join(RECORD_COLUMNS) + "\n" + ROW + "\n"
 
 
 @pytest.fixture
