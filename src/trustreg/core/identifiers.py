@@ -22,6 +22,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 import pycountry
 from stdnum import numdb
@@ -90,7 +91,14 @@ def validate_identifier(
     scheme and on ``field`` for a bad value. ``today``, when given, refuses resident
     identity numbers whose birth date lies after it.
     """
-    return _validate(_normalise_scheme(scheme, "id_scheme"), value, field, today)
+    return _validate_cached(_normalise_scheme(scheme, "id_scheme"), value, field, today)
+
+
+@lru_cache(maxsize=65_536)
+def _validate_cached(scheme: str, value: str, field: str, today: date | None) -> Identifier:
+    # Feeds repeat identifiers (several records per subject); the check is pure, so a
+    # bounded cache of valid answers saves the repeated work. Errors are never cached.
+    return _validate(scheme, value, field, today)
 
 
 def parse_identifier(text: str, field: str = "identifier", today: date | None = None) -> Identifier:

@@ -171,7 +171,7 @@ def _subject_ids(
                 _subject_fields(record, batch_id, row, now),
                 [(record.subject_name, "original")],
             )
-    created = writes.create_subjects(session, list(new.values()))
+    created = writes.create_subjects(session, batch_id, list(new.values()))
     ids.update(zip(new, created, strict=True))
     return ids
 

@@ -48,6 +48,7 @@ class Subject(Base):
     """A legal entity, other organisation, individual or foreign entity or individual."""
 
     __tablename__ = "subjects"
+    __table_args__ = (Index("ix_subjects_batch_row", "batch_id", "source_row"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(SUBJECT_KIND_LEN))
     display_name: Mapped[str] = mapped_column(String(300))

@@ -11,9 +11,9 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from trustreg.core import rulebook as core_rulebook
@@ -22,6 +22,7 @@ from trustreg.store.models import (
     AuditEntry,
     Authority,
     AuthorityRecordType,
+    Base,
     Identifier,
     ImportBatch,
     Record,
@@ -33,6 +34,14 @@ from trustreg.store.models import (
 )
 
 GENESIS_HASH = "0" * 64
+
+
+def _table(model: type[Base]) -> Table:
+    # Bulk inserts go through Core tables: the ORM splits a batch wherever a row has
+    # other None columns, which turns one executemany into thousands of small ones.
+    return cast(Table, model.__table__)
+
+
 AUDIT_LOCK_KEY = 7311  # any constant: the advisory lock that serialises the audit chain
 
 
@@ -125,27 +134,27 @@ class KnownSubject:
 def find_subjects(
     session: Session, identifiers: Iterable[IdentifierValue]
 ) -> dict[IdentifierValue, KnownSubject]:
-    """The subjects that hold any of these identifiers, in one query."""
-    wanted = set(identifiers)
-    if not wanted:
-        return {}
-    rows = session.execute(
-        select(
-            Identifier.scheme,
-            Identifier.value,
-            Subject.id,
-            Subject.kind,
-            Subject.batch_id,
-            Subject.source_row,
-        )
-        .join(Subject, Subject.id == Identifier.subject_id)
-        .where(Identifier.value.in_({i.value for i in wanted}))
-    )
+    """The subjects that hold any of these identifiers, one indexed query per scheme."""
+    by_scheme: dict[str, set[str]] = {}
+    for identifier in identifiers:
+        by_scheme.setdefault(identifier.scheme, set()).add(identifier.value)
     found: dict[IdentifierValue, KnownSubject] = {}
-    for scheme, value, subject_id, kind, batch_id, source_row in rows:
-        key = IdentifierValue(scheme, value)
-        if key in wanted:
-            found[key] = KnownSubject(subject_id, kind, batch_id, source_row)
+    for scheme, values in by_scheme.items():
+        rows = session.execute(
+            select(
+                Identifier.value,
+                Subject.id,
+                Subject.kind,
+                Subject.batch_id,
+                Subject.source_row,
+            )
+            .join(Subject, Subject.id == Identifier.subject_id)
+            .where(Identifier.scheme == scheme, Identifier.value.in_(values))
+        )
+        for value, subject_id, kind, batch_id, source_row in rows:
+            found[IdentifierValue(scheme, value)] = KnownSubject(
+                subject_id, kind, batch_id, source_row
+            )
     return found
 
 
@@ -156,25 +165,35 @@ class NewSubject:
     names: Sequence[tuple[str, str]]
 
 
-def create_subjects(session: Session, subjects: Sequence[NewSubject]) -> list[int]:
-    """Insert subjects with their identifiers and names; returns their ids in order."""
+def create_subjects(session: Session, batch_id: int, subjects: Sequence[NewSubject]) -> list[int]:
+    """Insert subjects with their identifiers and names; returns their ids in order.
+
+    Each new subject carries its batch and source row, unique within a batch, which
+    finds the new ids again: a plain multi-row insert is many times faster than
+    RETURNING with guaranteed order, which SQLite can only do one row at a time.
+    """
     if not subjects:
         return []
-    ids = list(
-        session.scalars(
-            insert(Subject).returning(Subject.id, sort_by_parameter_order=True),
-            [s.fields for s in subjects],
-        )
+    session.execute(insert(_table(Subject)), [s.fields for s in subjects])
+    rows = {s.fields["source_row"] for s in subjects}
+    found = dict(
+        session.execute(
+            select(Subject.source_row, Subject.id).where(
+                Subject.batch_id == batch_id, Subject.source_row.in_(rows)
+            )
+        ).all()
     )
+    ids = [found[s.fields["source_row"]] for s in subjects]
     session.execute(
-        insert(Identifier),
+        insert(_table(Identifier)),
         [
             {"subject_id": sid, "scheme": s.identifier.scheme, "value": s.identifier.value}
             for sid, s in zip(ids, subjects, strict=True)
         ],
     )
     add_names(
-        session, [(sid, n, k) for sid, s in zip(ids, subjects, strict=True) for n, k in s.names]
+        session,
+        [(sid, n, k) for sid, s in zip(ids, subjects, strict=True) for n, k in s.names],
     )
     return ids
 
@@ -183,7 +202,7 @@ def add_names(session: Session, names: Sequence[tuple[int, str, str]]) -> None:
     unique = {(sid, name, kind) for sid, name, kind in names}
     if unique:
         session.execute(
-            insert(SubjectName),
+            insert(_table(SubjectName)),
             [{"subject_id": sid, "name": name, "kind": kind} for sid, name, kind in unique],
         )
 
@@ -211,27 +230,42 @@ def subject_names(session: Session, subject_ids: Iterable[int]) -> dict[int, set
 def find_records(
     session: Session, keys: Iterable[tuple[int, str]]
 ) -> dict[tuple[int, str], dict[str, Any]]:
-    """The stored records with these (authority id, reference) keys, as dicts."""
-    wanted = set(keys)
-    if not wanted:
-        return {}
+    """The stored records with these (authority id, reference) keys, as dicts.
+
+    One query per authority, so the unique (authority_id, reference) index serves it.
+    """
+    by_authority: dict[int, set[str]] = {}
+    for authority_id, reference in keys:
+        by_authority.setdefault(authority_id, set()).add(reference)
     columns = list(Record.__table__.columns)
-    rows = session.execute(
-        select(*columns).where(Record.reference.in_({ref for _a, ref in wanted}))
-    ).mappings()
-    return {
-        (row["authority_id"], row["reference"]): dict(row)
-        for row in rows
-        if (row["authority_id"], row["reference"]) in wanted
-    }
+    found: dict[tuple[int, str], dict[str, Any]] = {}
+    for authority_id, references in by_authority.items():
+        rows = session.execute(
+            select(*columns).where(
+                Record.authority_id == authority_id, Record.reference.in_(references)
+            )
+        ).mappings()
+        found.update({(authority_id, row["reference"]): dict(row) for row in rows})
+    return found
 
 
 def insert_records(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert records; returns their ids in order (found again by their unique key)."""
     if not rows:
         return []
-    return list(
-        session.scalars(insert(Record).returning(Record.id, sort_by_parameter_order=True), rows)
-    )
+    session.execute(insert(_table(Record)), list(rows))
+    by_authority: dict[int, set[str]] = {}
+    for row in rows:
+        by_authority.setdefault(row["authority_id"], set()).add(row["reference"])
+    ids: dict[tuple[int, str], int] = {}
+    for authority_id, references in by_authority.items():
+        found = session.execute(
+            select(Record.reference, Record.id).where(
+                Record.authority_id == authority_id, Record.reference.in_(references)
+            )
+        )
+        ids.update({(authority_id, reference): rid for reference, rid in found})
+    return [ids[(r["authority_id"], r["reference"])] for r in rows]
 
 
 def update_records(session: Session, changes: Sequence[dict[str, Any]]) -> None:
@@ -241,7 +275,7 @@ def update_records(session: Session, changes: Sequence[dict[str, Any]]) -> None:
 
 def add_status_changes(session: Session, changes: Sequence[dict[str, Any]]) -> None:
     if changes:
-        session.execute(insert(RecordStatusChange), list(changes))
+        session.execute(insert(_table(RecordStatusChange)), list(changes))
 
 
 def append_audit(

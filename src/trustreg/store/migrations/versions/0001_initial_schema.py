@@ -144,6 +144,8 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_subjects")),
     )
+    with op.batch_alter_table("subjects", schema=None) as batch_op:
+        batch_op.create_index("ix_subjects_batch_row", ["batch_id", "source_row"], unique=False)
     op.create_table(
         "identifiers",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
