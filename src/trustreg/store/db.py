@@ -38,6 +38,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # 64 MiB of page cache (the default is 2 MiB): index inserts of large imports
+    # otherwise spend their time re-reading B-tree pages.
+    cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
 
 

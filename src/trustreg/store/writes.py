@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from trustreg.core import rulebook as core_rulebook
 from trustreg.core.identifiers import Identifier as IdentifierValue
+from trustreg.store.bulk import bulk_insert
 from trustreg.store.models import (
     AuditEntry,
     Authority,
@@ -37,8 +38,6 @@ GENESIS_HASH = "0" * 64
 
 
 def _table(model: type[Base]) -> Table:
-    # Bulk inserts go through Core tables: the ORM splits a batch wherever a row has
-    # other None columns, which turns one executemany into thousands of small ones.
     return cast(Table, model.__table__)
 
 
@@ -174,7 +173,7 @@ def create_subjects(session: Session, batch_id: int, subjects: Sequence[NewSubje
     """
     if not subjects:
         return []
-    session.execute(insert(_table(Subject)), [s.fields for s in subjects])
+    bulk_insert(session, _table(Subject), [s.fields for s in subjects])
     rows = {s.fields["source_row"] for s in subjects}
     found = dict(
         session.execute(
@@ -184,8 +183,9 @@ def create_subjects(session: Session, batch_id: int, subjects: Sequence[NewSubje
         ).all()
     )
     ids = [found[s.fields["source_row"]] for s in subjects]
-    session.execute(
-        insert(_table(Identifier)),
+    bulk_insert(
+        session,
+        _table(Identifier),
         [
             {"subject_id": sid, "scheme": s.identifier.scheme, "value": s.identifier.value}
             for sid, s in zip(ids, subjects, strict=True)
@@ -201,8 +201,9 @@ def create_subjects(session: Session, batch_id: int, subjects: Sequence[NewSubje
 def add_names(session: Session, names: Sequence[tuple[int, str, str]]) -> None:
     unique = {(sid, name, kind) for sid, name, kind in names}
     if unique:
-        session.execute(
-            insert(_table(SubjectName)),
+        bulk_insert(
+            session,
+            _table(SubjectName),
             [{"subject_id": sid, "name": name, "kind": kind} for sid, name, kind in unique],
         )
 
@@ -253,7 +254,7 @@ def insert_records(session: Session, rows: Sequence[dict[str, Any]]) -> list[int
     """Insert records; returns their ids in order (found again by their unique key)."""
     if not rows:
         return []
-    session.execute(insert(_table(Record)), list(rows))
+    bulk_insert(session, _table(Record), rows)
     by_authority: dict[int, set[str]] = {}
     for row in rows:
         by_authority.setdefault(row["authority_id"], set()).add(row["reference"])
@@ -275,7 +276,7 @@ def update_records(session: Session, changes: Sequence[dict[str, Any]]) -> None:
 
 def add_status_changes(session: Session, changes: Sequence[dict[str, Any]]) -> None:
     if changes:
-        session.execute(insert(_table(RecordStatusChange)), list(changes))
+        bulk_insert(session, _table(RecordStatusChange), changes)
 
 
 def append_audit(
