@@ -566,11 +566,6 @@ def test_same_record_twice_in_one_file(
     assert references(each_backend) == [reference(1), reference(2)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: a repeat in a later chunk is caught only if the first copy was "
-    "written by this batch; an unchanged first copy leaves no trace, so the repeat applies",
-)
 def test_repeat_of_an_unchanged_record_in_a_later_chunk_is_rejected(
     each_backend: sessionmaker[Session], tmp_path: Path
 ) -> None:

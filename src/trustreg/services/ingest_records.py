@@ -13,6 +13,7 @@ from trustreg.core.validation import RecordInput
 from trustreg.services.feed_reader import FeedRow
 from trustreg.services.ingest_chunk import ChunkOutcome
 from trustreg.store import writes
+from trustreg.store.models import Record
 
 # Fields an authority's resubmission may change; anything else is provenance.
 COMPARED = (
@@ -45,6 +46,7 @@ def apply(
     new_rows: list[dict[str, Any]] = []
     changes: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
+    seen_unchanged: list[tuple[int, int, int]] = []
     for row, record in items:
         subject_id = subjects.get(record.identifier)
         if subject_id is None or row.number in refused:
@@ -52,8 +54,8 @@ def apply(
         key = (record.authority.id, record.reference)
         first = seen.setdefault(key, row.number)
         old = stored.get(key)
-        if first != row.number or (old is not None and old["batch_id"] == batch_id):
-            where = first if first != row.number else old["source_row"] if old else first
+        if first != row.number or (old is not None and old["seen_batch_id"] == batch_id):
+            where = first if first != row.number else old["seen_row"] if old else first
             outcome.reject(
                 row.number,
                 "reference",
@@ -70,6 +72,7 @@ def apply(
         changed = [f for f in COMPARED if old[f] != values[f]]
         if not changed:
             outcome.unchanged += 1
+            seen_unchanged.append((old["id"], batch_id, row.number))
             continue
         del values["created_at"]
         changes.append({"id": old["id"], **values})
@@ -96,6 +99,7 @@ def apply(
             }
         )
     writes.update_records(session, [_strip(c) for c in changes])
+    writes.mark_seen(session, Record, seen_unchanged)
     writes.add_status_changes(session, history)
     outcome.created += len(new_rows)
     outcome.updated += len(changes)
@@ -119,6 +123,8 @@ def _values(
         "batch_id": batch_id,
         "source_file": source[-500:],
         "source_row": row.number,
+        "seen_batch_id": batch_id,
+        "seen_row": row.number,
         "created_at": now,
         "updated_at": now,
         "_actor": f"authority:{record.authority.code}",
@@ -194,6 +200,8 @@ def _subject_fields(
         "registered_on": None,
         "batch_id": batch_id,
         "source_row": row.number,
+        "seen_batch_id": batch_id,
+        "seen_row": row.number,
         "created_at": now,
         "updated_at": now,
     }

@@ -13,6 +13,7 @@ from trustreg.core.validation import SubjectInput
 from trustreg.services.feed_reader import FeedRow
 from trustreg.services.ingest_chunk import ChunkOutcome
 from trustreg.store import writes
+from trustreg.store.models import Subject
 
 COMPARED = ("display_name", "country", "region", "birth_date", "registered_on")
 
@@ -34,8 +35,8 @@ def apply(
     for row, subject in items:
         first = seen.setdefault(subject.identifier, row.number)
         old = known.get(subject.identifier)
-        if first != row.number or (old is not None and old.batch_id == batch_id):
-            where = first if first != row.number else old.source_row if old else first
+        if first != row.number or (old is not None and old.seen_batch_id == batch_id):
+            where = first if first != row.number else old.seen_row if old else first
             outcome.reject(
                 row.number, "id_value", f"same identifier as row {where} of this file", row.raw
             )
@@ -66,6 +67,8 @@ def _fields(subject: SubjectInput, batch_id: int, row: FeedRow, now: datetime) -
         "registered_on": subject.registered_on,
         "batch_id": batch_id,
         "source_row": row.number,
+        "seen_batch_id": batch_id,
+        "seen_row": row.number,
         "created_at": now,
         "updated_at": now,
     }
@@ -82,6 +85,7 @@ def _update_existing(
     names = writes.subject_names(session, [sid for _, _, sid in existing])
     changes: list[dict[str, Any]] = []
     new_names: list[tuple[int, str, str]] = []
+    seen: list[tuple[int, int, int]] = []
     for row, subject, sid in existing:
         fields = _fields(subject, batch_id, row, now)
         wanted = {(subject.name, "original")} | {(n, "alias") for n in subject.alt_names}
@@ -89,6 +93,7 @@ def _update_existing(
         changed = [f for f in COMPARED if stored[sid][f] != fields[f]]
         if not changed and not missing:
             outcome.unchanged += 1
+            seen.append((sid, batch_id, row.number))
             continue
         if "display_name" in changed:
             writes.retire_original_name(session, sid)
@@ -99,5 +104,6 @@ def _update_existing(
         del fields["created_at"]
         changes.append({"id": sid, **fields})
     writes.update_subjects(session, changes)
+    writes.mark_seen(session, Subject, seen)
     writes.add_names(session, new_names)
     outcome.updated += len(changes)

@@ -59,6 +59,10 @@ class Subject(Base):
     # Provenance: the import batch and row that last created or changed the subject.
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
     source_row: Mapped[int | None] = mapped_column(Integer)
+    # The last import batch and row that presented it, changed or not: finds a row
+    # repeated within one import without holding the file's keys in memory.
+    seen_batch_id: Mapped[int | None] = mapped_column(BigId)
+    seen_row: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -196,6 +200,10 @@ class Record(Base):
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"), index=True)
     source_file: Mapped[str] = mapped_column(String(500))
     source_row: Mapped[int | None] = mapped_column(Integer)
+    # The last import batch and row that presented it, changed or not: finds a row
+    # repeated within one import without holding the file's keys in memory.
+    seen_batch_id: Mapped[int | None] = mapped_column(BigId)
+    seen_row: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

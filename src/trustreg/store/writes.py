@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from trustreg.core import rulebook as core_rulebook
@@ -126,8 +126,8 @@ def finish_batch(session: Session, batch_id: int, status: str, now: datetime) ->
 class KnownSubject:
     id: int
     kind: str
-    batch_id: int | None
-    source_row: int | None
+    seen_batch_id: int | None
+    seen_row: int | None
 
 
 def find_subjects(
@@ -144,8 +144,8 @@ def find_subjects(
                 Identifier.value,
                 Subject.id,
                 Subject.kind,
-                Subject.batch_id,
-                Subject.source_row,
+                Subject.seen_batch_id,
+                Subject.seen_row,
             )
             .join(Subject, Subject.id == Identifier.subject_id)
             .where(Identifier.scheme == scheme, Identifier.value.in_(values))
@@ -324,3 +324,17 @@ def retire_original_name(session: Session, subject_id: int) -> None:
             SubjectName.subject_id == subject_id, SubjectName.kind == "original"
         )
     )
+
+
+def mark_seen(
+    session: Session, model: type[Subject] | type[Record], seen: Sequence[tuple[int, int, int]]
+) -> None:
+    """Note (id, batch, row) for rows an import presented unchanged."""
+    if seen:
+        table = _table(model)
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("seen_id"))
+            .values(seen_batch_id=bindparam("batch"), seen_row=bindparam("row")),
+            [{"seen_id": i, "batch": b, "row": r} for i, b, r in seen],
+        )

@@ -137,6 +137,10 @@ def upgrade() -> None:
         sa.Column("registered_on", sa.Date(), nullable=True),
         sa.Column("batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("source_row", sa.Integer(), nullable=True),
+        sa.Column(
+            "seen_batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("seen_row", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -181,6 +185,10 @@ def upgrade() -> None:
         sa.Column("batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("source_file", sa.String(length=500), nullable=False),
         sa.Column("source_row", sa.Integer(), nullable=True),
+        sa.Column(
+            "seen_batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("seen_row", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
