@@ -20,9 +20,9 @@ import functools
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from typing import NamedTuple
 
 import pycountry
 from stdnum import numdb
@@ -55,9 +55,12 @@ _MASK_RIC_HEAD = 6
 _MASK_TAIL = 4
 
 
-@dataclass(frozen=True, slots=True)
-class Identifier:
-    """A validated identifier in canonical form."""
+class Identifier(NamedTuple):
+    """A validated identifier in canonical form.
+
+    A named tuple rather than a dataclass: imports hash and compare millions of them,
+    and a tuple does both in C.
+    """
 
     scheme: str
     value: str

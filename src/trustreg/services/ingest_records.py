@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +31,16 @@ COMPARED = (
 REGISTRY_STATUSES = ("disputed", "repaired", "expired")
 
 
+@dataclass
+class _Plan:
+    """What one chunk will write."""
+
+    new: list[tuple[dict[str, Any], RecordInput]] = field(default_factory=list)
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    unchanged: list[tuple[int, int, int]] = field(default_factory=list)
+
+
 def apply(
     session: Session,
     batch_id: int,
@@ -43,10 +54,7 @@ def apply(
     refused = {r.row for r in outcome.rejections}
     stored = writes.find_records(session, [(r.authority.id, r.reference) for _, r in items])
     seen: dict[tuple[int, str], int] = {}
-    new_rows: list[dict[str, Any]] = []
-    changes: list[dict[str, Any]] = []
-    history: list[dict[str, Any]] = []
-    seen_unchanged: list[tuple[int, int, int]] = []
+    plan = _Plan()
     for row, record in items:
         subject_id = subjects.get(record.identifier)
         if subject_id is None or row.number in refused:
@@ -65,45 +73,46 @@ def apply(
             continue
         values = _values(record, subject_id, batch_id, source, row, now)
         if old is None:
-            new_rows.append(values)
-            continue
-        if old["status"] in REGISTRY_STATUSES and values["status"] == "active":
-            values["status"] = old["status"]
-        changed = [f for f in COMPARED if old[f] != values[f]]
-        if not changed:
-            outcome.unchanged += 1
-            seen_unchanged.append((old["id"], batch_id, row.number))
-            continue
-        del values["created_at"]
-        changes.append({"id": old["id"], **values})
-        history.append(
-            _history(
-                old["id"],
-                values["status"],
-                record,
-                batch_id,
-                now,
-                f"updated by the authority: {', '.join(changed)}",
-            )
-        )
-    ids = writes.insert_records(session, [_strip(v) for v in new_rows])
-    for record_id, values in zip(ids, new_rows, strict=True):
-        history.append(
-            {
-                "record_id": record_id,
-                "status": values["status"],
-                "changed_at": now,
-                "actor": values["_actor"],
-                "reason": "submitted",
-                "batch_id": batch_id,
-            }
-        )
-    writes.update_records(session, [_strip(c) for c in changes])
-    writes.mark_seen(session, Record, seen_unchanged)
-    writes.add_status_changes(session, history)
-    outcome.created += len(new_rows)
-    outcome.updated += len(changes)
+            plan.new.append((values, record))
+        else:
+            _plan_update(plan, old, values, record, batch_id, row.number, now)
+    _write(session, plan, batch_id, now)
+    outcome.created += len(plan.new)
+    outcome.updated += len(plan.changes)
+    outcome.unchanged += len(plan.unchanged)
     return outcome
+
+
+def _plan_update(
+    plan: _Plan,
+    old: dict[str, Any],
+    values: dict[str, Any],
+    record: RecordInput,
+    batch_id: int,
+    row_number: int,
+    now: datetime,
+) -> None:
+    if old["status"] in REGISTRY_STATUSES and values["status"] == "active":
+        values["status"] = old["status"]
+    changed = [f for f in COMPARED if old[f] != values[f]]
+    if not changed:
+        plan.unchanged.append((old["id"], batch_id, row_number))
+        return
+    del values["created_at"]
+    plan.changes.append({"id": old["id"], **values})
+    reason = f"updated by the authority: {', '.join(changed)}"
+    plan.history.append(_history(old["id"], values["status"], record, batch_id, now, reason))
+
+
+def _write(session: Session, plan: _Plan, batch_id: int, now: datetime) -> None:
+    ids = writes.insert_records(session, [values for values, _ in plan.new])
+    for record_id, (values, record) in zip(ids, plan.new, strict=True):
+        plan.history.append(
+            _history(record_id, values["status"], record, batch_id, now, "submitted")
+        )
+    writes.update_records(session, plan.changes)
+    writes.mark_seen(session, Record, plan.unchanged)
+    writes.add_status_changes(session, plan.history)
 
 
 def _values(
@@ -127,12 +136,7 @@ def _values(
         "seen_row": row.number,
         "created_at": now,
         "updated_at": now,
-        "_actor": f"authority:{record.authority.code}",
     }
-
-
-def _strip(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if not k.startswith("_")}
 
 
 def _history(

@@ -139,7 +139,7 @@ def find_subjects(
         by_scheme.setdefault(identifier.scheme, set()).add(identifier.value)
     found: dict[IdentifierValue, KnownSubject] = {}
     for scheme, values in by_scheme.items():
-        rows = session.execute(
+        rows = session.connection().execute(
             select(
                 Identifier.value,
                 Subject.id,
@@ -176,11 +176,13 @@ def create_subjects(session: Session, batch_id: int, subjects: Sequence[NewSubje
     bulk_insert(session, _table(Subject), [s.fields for s in subjects])
     rows = {s.fields["source_row"] for s in subjects}
     found = dict(
-        session.execute(
+        session.connection()
+        .execute(
             select(Subject.source_row, Subject.id).where(
                 Subject.batch_id == batch_id, Subject.source_row.in_(rows)
             )
-        ).all()
+        )
+        .all()
     )
     ids = [found[s.fields["source_row"]] for s in subjects]
     bulk_insert(
@@ -241,11 +243,15 @@ def find_records(
     columns = list(Record.__table__.columns)
     found: dict[tuple[int, str], dict[str, Any]] = {}
     for authority_id, references in by_authority.items():
-        rows = session.execute(
-            select(*columns).where(
-                Record.authority_id == authority_id, Record.reference.in_(references)
+        rows = (
+            session.connection()
+            .execute(
+                select(*columns).where(
+                    Record.authority_id == authority_id, Record.reference.in_(references)
+                )
             )
-        ).mappings()
+            .mappings()
+        )
         found.update({(authority_id, row["reference"]): dict(row) for row in rows})
     return found
 
@@ -260,7 +266,7 @@ def insert_records(session: Session, rows: Sequence[dict[str, Any]]) -> list[int
         by_authority.setdefault(row["authority_id"], set()).add(row["reference"])
     ids: dict[tuple[int, str], int] = {}
     for authority_id, references in by_authority.items():
-        found = session.execute(
+        found = session.connection().execute(
             select(Record.reference, Record.id).where(
                 Record.authority_id == authority_id, Record.reference.in_(references)
             )
