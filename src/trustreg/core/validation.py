@@ -10,14 +10,19 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from typing import NamedTuple
 
 import pycountry
 
-from trustreg.core.identifiers import Identifier, ric_birth_date, validate_identifier
+from trustreg.core.identifiers import (
+    Identifier,
+    ric_birth_date,
+    validate_identifier,
+)
 from trustreg.core.rulebook import SUBJECT_KINDS, RecordType
 from trustreg.errors import ValidationError
 
@@ -85,8 +90,9 @@ class ValidationContext:
     max_name_chars: int = 200
 
 
-@dataclass(frozen=True, slots=True)
-class SubjectInput:
+# Inputs are named tuples: a reader process sends millions of them to the importing
+# process, and tuples pickle and unpickle in C, dataclasses through Python code.
+class SubjectInput(NamedTuple):
     kind: str
     identifier: Identifier
     name: str
@@ -97,8 +103,7 @@ class SubjectInput:
     registered_on: date | None
 
 
-@dataclass(frozen=True, slots=True)
-class RecordInput:
+class RecordInput(NamedTuple):
     authority: AuthorityGrant
     reference: str
     record_type: str
@@ -111,7 +116,6 @@ class RecordInput:
     currency: str | None
     status: str
     summary: str
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def validate_subject_row(row: Mapping[str, str], ctx: ValidationContext) -> SubjectInput:

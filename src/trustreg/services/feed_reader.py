@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from trustreg.errors import InputFileError
 
@@ -23,8 +23,7 @@ FORMATS = ("csv", "jsonl")
 ENCODINGS = ("utf-8", "gb18030")
 
 
-@dataclass(frozen=True, slots=True)
-class FeedRow:
+class FeedRow(NamedTuple):
     """One data row: its row number (1 = first line of the file) and its fields."""
 
     number: int

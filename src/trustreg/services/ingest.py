@@ -11,33 +11,24 @@ running it again finishes the file: already-stored rows come back as unchanged.
 from __future__ import annotations
 
 import csv
-import itertools
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import TextIO
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from trustreg.core.validation import (
-    RECORD_COLUMNS,
-    RECORD_REQUIRED,
-    SUBJECT_COLUMNS,
-    SUBJECT_REQUIRED,
-    ValidationContext,
-    validate_record_row,
-    validate_subject_row,
-)
-from trustreg.errors import ValidationError
-from trustreg.services import ingest_records, ingest_subjects
-from trustreg.services.feed_reader import (
-    FeedFormat,
-    FeedRow,
-    LineSource,
-    RowProblem,
-    detect_format,
-    read_rows,
+from trustreg.services.feed_reader import FeedFormat, FeedRow, RowProblem, detect_format
+from trustreg.services.feed_worker import validated_chunks_in_worker
+from trustreg.services.feeds import (
+    FEEDS,
+    Feed,
+    ValidatedChunk,
+    check_header,
+    chunks,
+    validate_chunk,
+    validated_file_chunks,
 )
 from trustreg.services.ingest_chunk import ChunkOutcome, Rejection
 from trustreg.services.registry import validation_context
@@ -45,33 +36,8 @@ from trustreg.store import writes
 from trustreg.store.db import transaction
 
 REJECT_COLUMNS = ("row", "field", "reason", "original_row")
-
-
-class Applier(Protocol):
-    def __call__(
-        self,
-        session: Session,
-        batch_id: int,
-        source: str,
-        items: Sequence[tuple[FeedRow, Any]],
-        now: datetime,
-    ) -> ChunkOutcome: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Feed:
-    columns: Sequence[str]
-    required: Sequence[str]
-    validate: Callable[[Mapping[str, str], ValidationContext], Any]
-    apply: Applier
-
-
-FEEDS: Mapping[str, Feed] = {
-    "subjects": Feed(
-        SUBJECT_COLUMNS, SUBJECT_REQUIRED, validate_subject_row, ingest_subjects.apply
-    ),
-    "records": Feed(RECORD_COLUMNS, RECORD_REQUIRED, validate_record_row, ingest_records.apply),
-}
+# Below this size a reader process costs more to start than it saves.
+READER_PROCESS_MIN_BYTES = 8 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +49,8 @@ class ImportOptions:
     chunk_rows: int = 5000
     max_line_bytes: int = 1 << 20
     max_name_chars: int = 200
+    # Files at least this large are read and validated by a second process (None: never).
+    reader_process_min_bytes: int | None = READER_PROCESS_MIN_BYTES
 
 
 @dataclass
@@ -129,25 +97,24 @@ def import_file(
     """Import one feed file; raise InputFileError if the file cannot be read at all."""
     feed = FEEDS[feed_name]
     fmt = detect_format(path, options.file_format, options.encoding)
-    with path.open("rb") as handle:
-        source = LineSource(handle, fmt.encoding, options.max_line_bytes)
-        rows = read_rows(source, fmt.file_format, feed.columns, feed.required)
-        first = next(rows, None)  # a bad header raises here, before any batch exists
-        rows = itertools.chain([first] if first else [], rows)
-        rejects = RejectsWriter(options.rejects_path or default_rejects_path(path))
-        try:
-            report = import_rows(
-                factory,
-                feed_name,
-                rows,
-                path,
-                fmt,
-                options,
-                rejects.write,
-                lambda: progress(source.bytes_read) if progress else None,
-            )
-        finally:
-            rejects.close()
+    check_header(path, fmt, feed, options.max_line_bytes)
+    with transaction(factory) as session:
+        ctx = validation_context(session, utcnow().date(), options.max_name_chars)
+    min_bytes = options.reader_process_min_bytes
+    read = (
+        validated_chunks_in_worker
+        if min_bytes is not None and path.stat().st_size >= min_bytes
+        else validated_file_chunks
+    )
+    validated = read(path, fmt, feed_name, ctx, options.chunk_rows, options.max_line_bytes)
+    rejects = RejectsWriter(options.rejects_path or default_rejects_path(path))
+    try:
+        report = _run_batch(
+            factory, feed, feed_name, validated, path, fmt, options, rejects.write, progress
+        )
+    finally:
+        rejects.close()
+        validated.close()  # stops a reader process at once when the import fails
     report.rejects_path = rejects.path if rejects.count else None
     return report
 
@@ -160,19 +127,33 @@ def import_rows(
     fmt: FeedFormat,
     options: ImportOptions,
     on_rejections: Callable[[Sequence[Rejection]], None],
-    on_chunk: Callable[[], None] = lambda: None,
 ) -> ImportReport:
-    """Import rows that were already read (from a file or an API body) as one batch."""
+    """Import rows that were already read (e.g. from an API body) as one batch."""
     feed = FEEDS[feed_name]
     with transaction(factory) as session:
         ctx = validation_context(session, utcnow().date(), options.max_name_chars)
+    validated = (validate_chunk(feed, ctx, c, 0) for c in chunks(rows, options.chunk_rows))
+    return _run_batch(factory, feed, feed_name, validated, path, fmt, options, on_rejections)
+
+
+def _run_batch(
+    factory: sessionmaker[Session],
+    feed: Feed,
+    feed_name: str,
+    validated: Iterable[ValidatedChunk],
+    path: Path,
+    fmt: FeedFormat,
+    options: ImportOptions,
+    on_rejections: Callable[[Sequence[Rejection]], None],
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
     batch_id = _start(factory, feed_name, path, fmt.file_format, fmt.encoding, options)
     report = ImportReport(batch_id, fmt.file_format, fmt.encoding)
     try:
-        for chunk in _chunks(iter(rows), options.chunk_rows):
-            rejected = _import_chunk(factory, feed, ctx, batch_id, chunk, report, path.name)
-            on_rejections(rejected)
-            on_chunk()
+        for chunk in validated:
+            on_rejections(_apply_chunk(factory, feed, batch_id, chunk, report, path.name))
+            if progress:
+                progress(chunk.bytes_read)
     except BaseException:
         _finish(factory, batch_id, "failed", report, options.actor)
         raise
@@ -180,48 +161,30 @@ def import_rows(
     return report
 
 
-def _chunks(
-    rows: Iterator[FeedRow | RowProblem], size: int
-) -> Iterator[list[FeedRow | RowProblem]]:
-    while chunk := list(itertools.islice(rows, size)):
-        yield chunk
-
-
-def _import_chunk(
+def _apply_chunk(
     factory: sessionmaker[Session],
     feed: Feed,
-    ctx: ValidationContext,
     batch_id: int,
-    chunk: Sequence[FeedRow | RowProblem],
+    chunk: ValidatedChunk,
     report: ImportReport,
     source: str,
 ) -> list[Rejection]:
-    problems: list[Rejection] = []
-    items: list[tuple[FeedRow, Any]] = []
-    for row in chunk:
-        if isinstance(row, RowProblem):
-            problems.append(Rejection(row.number, row.field, row.reason, row.raw))
-            continue
-        try:
-            items.append((row, feed.validate(row.fields, ctx)))
-        except ValidationError as exc:
-            problems.append(Rejection(row.number, exc.field, exc.reason, row.raw))
     with transaction(factory) as session:
-        outcome = feed.apply(session, batch_id, source, items, utcnow())
+        outcome = feed.apply(session, batch_id, source, chunk.items, utcnow())
         writes.add_batch_counts(
             session,
             batch_id,
             {
-                "read": len(chunk),
+                "read": chunk.size,
                 "created": outcome.created,
                 "updated": outcome.updated,
                 "unchanged": outcome.unchanged,
-                "rejected": len(problems) + len(outcome.rejections),
+                "rejected": len(chunk.problems) + len(outcome.rejections),
             },
         )
-    report.rows_read += len(chunk)
-    report.add(outcome, len(problems))
-    return sorted(problems + outcome.rejections, key=lambda r: r.row)
+    report.rows_read += chunk.size
+    report.add(outcome, len(chunk.problems))
+    return sorted(chunk.problems + outcome.rejections, key=lambda r: r.row)
 
 
 def _start(

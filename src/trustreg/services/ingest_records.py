@@ -105,11 +105,7 @@ def _plan_update(
 
 
 def _write(session: Session, plan: _Plan, batch_id: int, now: datetime) -> None:
-    ids = writes.insert_records(session, [values for values, _ in plan.new])
-    for record_id, (values, record) in zip(ids, plan.new, strict=True):
-        plan.history.append(
-            _history(record_id, values["status"], record, batch_id, now, "submitted")
-        )
+    writes.insert_records(session, [values for values, _ in plan.new], batch_id, now)
     writes.update_records(session, plan.changes)
     writes.mark_seen(session, Record, plan.unchanged)
     writes.add_status_changes(session, plan.history)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Date, DateTime, Table
@@ -55,7 +56,8 @@ def bulk_insert(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
         raise KeyError(f"{table.name} has no column(s) {', '.join(unknown)}")
     placeholders = ", ".join([backend.placeholder] * len(columns))
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})"
-    values = [tuple(row[c] for c in columns) for row in rows]
+    getter = itemgetter(*columns)
+    values = [getter(row) for row in rows] if len(columns) > 1 else [(getter(r),) for r in rows]
     temporal = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, (Date, DateTime))]
     if backend.temporal and temporal:
         values = _convert(values, temporal, backend.temporal)

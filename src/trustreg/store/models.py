@@ -185,6 +185,7 @@ class Record(Base):
     __table_args__ = (
         UniqueConstraint("authority_id", "reference"),
         Index("ix_records_subject_type", "subject_id", "record_type"),
+        Index("ix_records_batch_row", "batch_id", "source_row"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     authority_id: Mapped[int] = mapped_column(ForeignKey("authorities.id"))
@@ -197,7 +198,7 @@ class Record(Base):
     currency: Mapped[str | None] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(STATUS_LEN))
     summary: Mapped[str] = mapped_column(Text)
-    batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"), index=True)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
     source_file: Mapped[str] = mapped_column(String(500))
     source_row: Mapped[int | None] = mapped_column(Integer)
     # The last import batch and row that presented it, changed or not: finds a row

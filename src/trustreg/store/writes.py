@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import DateTime, Table, bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from trustreg.core import rulebook as core_rulebook
@@ -256,23 +256,40 @@ def find_records(
     return found
 
 
-def insert_records(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert records; returns their ids in order (found again by their unique key)."""
+def insert_records(
+    session: Session, rows: Sequence[dict[str, Any]], batch_id: int, now: datetime
+) -> None:
+    """Insert new records of one import chunk, each with its first status-history entry.
+
+    The history rows are written by one INSERT ... SELECT over the rows just stored
+    (found by batch, source rows and creation time), so no id travels back to Python.
+    """
     if not rows:
-        return []
+        return
     bulk_insert(session, _table(Record), rows)
-    by_authority: dict[int, set[str]] = {}
-    for row in rows:
-        by_authority.setdefault(row["authority_id"], set()).add(row["reference"])
-    ids: dict[tuple[int, str], int] = {}
-    for authority_id, references in by_authority.items():
-        found = session.connection().execute(
-            select(Record.reference, Record.id).where(
-                Record.authority_id == authority_id, Record.reference.in_(references)
-            )
+    source_rows = [r["source_row"] for r in rows]
+    created = (
+        select(
+            Record.id,
+            Record.status,
+            literal(now, DateTime(timezone=True)),
+            literal("authority:") + Authority.code,
+            literal("submitted"),
+            Record.batch_id,
         )
-        ids.update({(authority_id, reference): rid for reference, rid in found})
-    return [ids[(r["authority_id"], r["reference"])] for r in rows]
+        .join(Authority, Authority.id == Record.authority_id)
+        .where(
+            Record.batch_id == batch_id,
+            Record.source_row.between(min(source_rows), max(source_rows)),
+            Record.created_at == now,
+        )
+    )
+    history = _table(RecordStatusChange)
+    session.connection().execute(
+        insert(history).from_select(
+            ["record_id", "status", "changed_at", "actor", "reason", "batch_id"], created
+        )
+    )
 
 
 def update_records(session: Session, changes: Sequence[dict[str, Any]]) -> None:

@@ -207,7 +207,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("authority_id", "reference", name=op.f("uq_records_authority_id")),
     )
     with op.batch_alter_table("records", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_records_batch_id"), ["batch_id"], unique=False)
+        batch_op.create_index("ix_records_batch_row", ["batch_id", "source_row"], unique=False)
         batch_op.create_index(
             "ix_records_subject_type", ["subject_id", "record_type"], unique=False
         )
@@ -295,7 +295,7 @@ def downgrade() -> None:
     op.drop_table("subject_names")
     with op.batch_alter_table("records", schema=None) as batch_op:
         batch_op.drop_index("ix_records_subject_type")
-        batch_op.drop_index(batch_op.f("ix_records_batch_id"))
+        batch_op.drop_index("ix_records_batch_row")
 
     op.drop_table("records")
     with op.batch_alter_table("identifiers", schema=None) as batch_op:
