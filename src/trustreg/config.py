@@ -42,7 +42,7 @@ class Settings(BaseSettings):
         description="Key for signing sessions and hashing tokens; must be set in production.",
     )
     import_chunk_rows: int = Field(
-        5000, ge=1, description="Rows per committed chunk on import: a crash loses at most one."
+        2000, ge=1, description="Rows per committed chunk on import: a crash loses at most one."
     )
     import_max_line_bytes: int = Field(
         1_048_576, ge=1024, description="Longest line an import file may have before rejection."

@@ -33,7 +33,7 @@ from trustreg.services.feeds import (
 from trustreg.services.ingest_chunk import ChunkOutcome, Rejection
 from trustreg.services.registry import validation_context
 from trustreg.store import writes
-from trustreg.store.db import transaction
+from trustreg.store.db import background_checkpoints, transaction
 
 REJECT_COLUMNS = ("row", "field", "reason", "original_row")
 # Below this size a reader process costs more to start than it saves.
@@ -46,7 +46,7 @@ class ImportOptions:
     encoding: str | None = None
     rejects_path: Path | None = None
     actor: str = "cli"
-    chunk_rows: int = 5000
+    chunk_rows: int = 2000
     max_line_bytes: int = 1 << 20
     max_name_chars: int = 200
     # Files at least this large are read and validated by a second process (None: never).
@@ -109,9 +109,10 @@ def import_file(
     validated = read(path, fmt, feed_name, ctx, options.chunk_rows, options.max_line_bytes)
     rejects = RejectsWriter(options.rejects_path or default_rejects_path(path))
     try:
-        report = _run_batch(
-            factory, feed, feed_name, validated, path, fmt, options, rejects.write, progress
-        )
+        with background_checkpoints(factory.kw["bind"]):
+            report = _run_batch(
+                factory, feed, feed_name, validated, path, fmt, options, rejects.write, progress
+            )
     finally:
         rejects.close()
         validated.close()  # stops a reader process at once when the import fails
