@@ -33,9 +33,8 @@ REGISTRY_STATUSES = ("disputed", "repaired", "expired")
 
 @dataclass
 class _Plan:
-    """What one chunk will write."""
+    """What one chunk changes besides inserting new records."""
 
-    new: list[tuple[dict[str, Any], RecordInput]] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)
     unchanged: list[tuple[int, int, int]] = field(default_factory=list)
@@ -48,39 +47,63 @@ def apply(
     items: Sequence[tuple[FeedRow, RecordInput]],
     now: datetime,
 ) -> ChunkOutcome:
-    """Create, update or leave each record; reject in-file duplicates and kind conflicts."""
+    """Create, update or leave each record; reject in-file duplicates and kind conflicts.
+
+    New records are inserted first, skipping keys already stored; only when some
+    were skipped are the stored ones read back and compared. A fresh feed thus
+    costs no look-up of its records at all.
+    """
     outcome = ChunkOutcome()
     subjects = _subject_ids(session, batch_id, items, now, outcome)
     refused = {r.row for r in outcome.rejections}
-    stored = writes.find_records(session, [(r.authority.id, r.reference) for _, r in items])
     seen: dict[tuple[int, str], int] = {}
-    plan = _Plan()
+    candidates: list[tuple[FeedRow, RecordInput, dict[str, Any]]] = []
     for row, record in items:
         subject_id = subjects.get(record.identifier)
         if subject_id is None or row.number in refused:
             continue  # rejected while resolving the subject
-        key = (record.authority.id, record.reference)
-        first = seen.setdefault(key, row.number)
-        old = stored.get(key)
-        if first != row.number or (old is not None and old["seen_batch_id"] == batch_id):
-            where = first if first != row.number else old["seen_row"] if old else first
-            outcome.reject(
-                row.number,
-                "reference",
-                f"same authority and reference as row {where} of this file",
-                row.raw,
-            )
+        first = seen.setdefault((record.authority.id, record.reference), row.number)
+        if first != row.number:
+            _reject_repeat(outcome, row, first)
             continue
-        values = _values(record, subject_id, batch_id, source, row, now)
-        if old is None:
-            plan.new.append((values, record))
-        else:
-            _plan_update(plan, old, values, record, batch_id, row.number, now)
-    _write(session, plan, batch_id, now)
-    outcome.created += len(plan.new)
+        candidates.append((row, record, _values(record, subject_id, batch_id, source, row, now)))
+    outcome.created = writes.insert_records(session, [v for _, _, v in candidates], batch_id, now)
+    if outcome.created < len(candidates):
+        _resubmitted(session, batch_id, candidates, now, outcome)
+    return outcome
+
+
+def _reject_repeat(outcome: ChunkOutcome, row: FeedRow, first: int) -> None:
+    outcome.reject(
+        row.number,
+        "reference",
+        f"same authority and reference as row {first} of this file",
+        row.raw,
+    )
+
+
+def _resubmitted(
+    session: Session,
+    batch_id: int,
+    candidates: Sequence[tuple[FeedRow, RecordInput, dict[str, Any]]],
+    now: datetime,
+    outcome: ChunkOutcome,
+) -> None:
+    """Handle the rows whose record was already stored: repeat, unchanged or update."""
+    stored = writes.find_records(session, [(r.authority.id, r.reference) for _, r, _ in candidates])
+    plan = _Plan()
+    for row, record, values in candidates:
+        old = stored[(record.authority.id, record.reference)]
+        if old["seen_batch_id"] == batch_id:
+            if old["seen_row"] != row.number:  # else: this very row inserted it just now
+                _reject_repeat(outcome, row, old["seen_row"])
+            continue
+        _plan_update(plan, old, values, record, batch_id, row.number, now)
+    writes.update_records(session, plan.changes)
+    writes.mark_seen(session, Record, plan.unchanged)
+    writes.add_status_changes(session, plan.history)
     outcome.updated += len(plan.changes)
     outcome.unchanged += len(plan.unchanged)
-    return outcome
 
 
 def _plan_update(
@@ -102,13 +125,6 @@ def _plan_update(
     plan.changes.append({"id": old["id"], **values})
     reason = f"updated by the authority: {', '.join(changed)}"
     plan.history.append(_history(old["id"], values["status"], record, batch_id, now, reason))
-
-
-def _write(session: Session, plan: _Plan, batch_id: int, now: datetime) -> None:
-    writes.insert_records(session, [values for values, _ in plan.new], batch_id, now)
-    writes.update_records(session, plan.changes)
-    writes.mark_seen(session, Record, plan.unchanged)
-    writes.add_status_changes(session, plan.history)
 
 
 def _values(

@@ -45,10 +45,19 @@ BACKENDS: Mapping[str, BulkBackend] = {
 }
 
 
-def bulk_insert(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert rows (dicts with the same keys) into ``table`` in one executemany."""
+def bulk_insert(
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    skip_conflicts: bool = False,
+) -> int:
+    """Insert rows (dicts with the same keys) into ``table`` in one executemany.
+
+    With ``skip_conflicts``, rows that would break a unique constraint are left out
+    (``ON CONFLICT DO NOTHING``, the same on both engines). Returns the rows inserted.
+    """
     if not rows:
-        return
+        return 0
     backend = BACKENDS[session.get_bind().dialect.name]
     columns = list(rows[0])
     unknown = [c for c in columns if c not in table.c]
@@ -56,12 +65,15 @@ def bulk_insert(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
         raise KeyError(f"{table.name} has no column(s) {', '.join(unknown)}")
     placeholders = ", ".join([backend.placeholder] * len(columns))
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})"
+    if skip_conflicts:
+        sql += " ON CONFLICT DO NOTHING"
     getter = itemgetter(*columns)
     values = [getter(row) for row in rows] if len(columns) > 1 else [(getter(r),) for r in rows]
     temporal = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, (Date, DateTime))]
     if backend.temporal and temporal:
         values = _convert(values, temporal, backend.temporal)
-    session.connection().exec_driver_sql(sql, values)
+    inserted: int = session.connection().exec_driver_sql(sql, values).rowcount
+    return inserted
 
 
 def _convert(
@@ -69,19 +81,10 @@ def _convert(
     positions: Sequence[int],
     convert: Callable[[date | None], str | None],
 ) -> list[tuple[Any, ...]]:
-    # Imports repeat the same dates and one timestamp per chunk: convert each once.
-    memo: dict[Any, str | None] = {}
-    out = []
-    for row in values:
-        items = list(row)
-        for i in positions:
-            value = items[i]
-            text = memo.get(value, _MISSING)
-            if text is _MISSING:
-                text = memo[value] = convert(value)
-            items[i] = text
-        out.append(tuple(items))
-    return out
-
-
-_MISSING: Any = object()
+    # Column by column: imports repeat a few thousand dates and one timestamp per
+    # chunk, so each distinct value is converted once and the rest is done in C.
+    columns = list(zip(*values, strict=True))
+    for i in positions:
+        distinct = {value: convert(value) for value in set(columns[i])}
+        columns[i] = tuple(map(distinct.__getitem__, columns[i]))
+    return list(zip(*columns, strict=True))

@@ -258,15 +258,17 @@ def find_records(
 
 def insert_records(
     session: Session, rows: Sequence[dict[str, Any]], batch_id: int, now: datetime
-) -> None:
-    """Insert new records of one import chunk, each with its first status-history entry.
+) -> int:
+    """Insert the records of one import chunk whose (authority, reference) is new.
 
-    The history rows are written by one INSERT ... SELECT over the rows just stored
-    (found by batch, source rows and creation time), so no id travels back to Python.
+    Rows whose key is already stored are skipped, not failed: the caller finds them
+    and decides. Each new record gets its first status-history entry from one
+    INSERT ... SELECT over the rows just stored (found by batch, source rows and
+    creation time), so no id travels back to Python. Returns how many were new.
     """
     if not rows:
-        return
-    bulk_insert(session, _table(Record), rows)
+        return 0
+    inserted = bulk_insert(session, _table(Record), rows, skip_conflicts=True)
     source_rows = [r["source_row"] for r in rows]
     created = (
         select(
@@ -290,6 +292,7 @@ def insert_records(
             ["record_id", "status", "changed_at", "actor", "reason", "batch_id"], created
         )
     )
+    return inserted
 
 
 def update_records(session: Session, changes: Sequence[dict[str, Any]]) -> None:
