@@ -87,9 +87,10 @@ class SubjectName(Base):
     """A name of a subject: ``original``, ``transliteration``, ``former`` or ``alias``."""
 
     __tablename__ = "subject_names"
+    # The unique constraint's leading column serves look-ups by subject too.
     __table_args__ = (UniqueConstraint("subject_id", "kind", "name"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"), index=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"))
     name: Mapped[str] = mapped_column(String(300))
     kind: Mapped[str] = mapped_column(String(16))
 

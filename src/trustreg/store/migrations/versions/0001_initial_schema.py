@@ -226,10 +226,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_subject_names")),
         sa.UniqueConstraint("subject_id", "kind", "name", name=op.f("uq_subject_names_subject_id")),
     )
-    with op.batch_alter_table("subject_names", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_subject_names_subject_id"), ["subject_id"], unique=False
-        )
 
     op.create_table(
         "record_status_history",
@@ -289,9 +285,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_record_status_history_record_id"))
 
     op.drop_table("record_status_history")
-    with op.batch_alter_table("subject_names", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_subject_names_subject_id"))
-
     op.drop_table("subject_names")
     with op.batch_alter_table("records", schema=None) as batch_op:
         batch_op.drop_index("ix_records_subject_type")
