@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -92,7 +91,10 @@ def authorities_list() -> None:
 
 
 @authorities_app.command("token")
-def authorities_token(code: str, days: Annotated[int, typer.Option(min=1, max=366)] = 90) -> None:
+def authorities_token(
+    code: str,
+    days: Annotated[int, typer.Option(min=1, max=366, help="Days until the token expires")] = 90,
+) -> None:
     """Issue an API token for an authority (shown once; kept only as a hash)."""
     settings = Settings()
     out.print(registry.issue_token(open_registry(settings), settings.secret_key, code, days))
@@ -209,11 +211,13 @@ def serve(
 
 @app.command()
 def demo(
-    subjects_count: Annotated[int, typer.Option("--subjects", min=10)] = 20_000,
-    seed: Annotated[int, typer.Option()] = 2026,
+    subjects_count: Annotated[
+        int, typer.Option("--subjects", min=10, help="How many subjects to generate")
+    ] = 20_000,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed builds the same registry")] = 2026,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Build only")] = False,
-    host: Annotated[str | None, typer.Option()] = None,
-    port: Annotated[int | None, typer.Option()] = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
 ) -> None:
     """Build a deterministic demo registry, then serve it."""
     from trustreg.services.demo_build import build_demo, demo_settings
@@ -227,19 +231,13 @@ def demo(
 
 
 def main() -> None:
-    """Entry point: run the app and turn domain errors into one line and an exit code."""
+    """Entry point: run the app and turn domain errors into one line and an exit code.
+
+    Wrong usage (unknown command, missing argument, bad option value) is Typer's: it
+    prints the usage and exits 2.
+    """
     try:
-        code = app(standalone_mode=False)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        app()
     except TrustRegError as exc:
-        # escape: a detail such as "missing [rulebook] table" is text, not console markup.
         err.print(f"[red]error:[/red] {escape(exc.detail)}", highlight=False)
         sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except (typer.Abort, click.Abort):
-        err.print("aborted")
-        sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)
