@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -24,22 +25,14 @@ from trustreg.store.models import (
 
 def record_types(session: Session) -> dict[str, core_rulebook.RecordType]:
     """The record types in force, as core objects."""
-    return {
-        row.code: core_rulebook.RecordType(
-            code=row.code,
-            title_zh=row.title_zh,
-            title_en=row.title_en,
-            legal_basis=row.legal_basis,
-            category=row.category,
-            polarity=row.polarity,
-            subject_kinds=tuple(row.subject_kinds),
-            authority_kinds=tuple(row.authority_kinds),
-            publicity_days=row.publicity_days,
-            notice_days=row.notice_days,
-            indicates_dishonesty=row.indicates_dishonesty,
-        )
-        for row in session.scalars(select(RecordType))
-    }
+    names = [f.name for f in fields(core_rulebook.RecordType)]
+    types = {}
+    for row in session.scalars(select(RecordType)):
+        values = {name: getattr(row, name) for name in names}
+        values["subject_kinds"] = tuple(row.subject_kinds)
+        values["authority_kinds"] = tuple(row.authority_kinds)
+        types[row.code] = core_rulebook.RecordType(**values)
+    return types
 
 
 def authorities(session: Session) -> list[tuple[Authority, list[str]]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, cast
 
@@ -67,22 +67,10 @@ def load_rulebook(session: Session, rulebook: core_rulebook.Rulebook, now: datet
         existing.source_sha256, existing.source_text = digest, rulebook.source_text
         existing.loaded_at = now
     for rule in rulebook.record_types.values():
-        session.merge(
-            RecordType(
-                code=rule.code,
-                rulebook_version=rulebook.version,
-                title_zh=rule.title_zh,
-                title_en=rule.title_en,
-                legal_basis=rule.legal_basis,
-                category=rule.category,
-                polarity=rule.polarity,
-                subject_kinds=list(rule.subject_kinds),
-                authority_kinds=list(rule.authority_kinds),
-                publicity_days=rule.publicity_days,
-                notice_days=rule.notice_days,
-                indicates_dishonesty=rule.indicates_dishonesty,
-            )
-        )
+        values = {f.name: getattr(rule, f.name) for f in fields(rule)}
+        values["subject_kinds"] = list(rule.subject_kinds)
+        values["authority_kinds"] = list(rule.authority_kinds)
+        session.merge(RecordType(rulebook_version=rulebook.version, **values))
     return True
 
 
