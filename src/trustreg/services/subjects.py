@@ -7,10 +7,11 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from trustreg.core.identifiers import Identifier, mask_identifier, parse_identifier
+from trustreg.core.rulebook import RecordType
 from trustreg.errors import NotFound
 from trustreg.store import queries
 from trustreg.store.db import transaction
-from trustreg.store.models import Subject
+from trustreg.store.models import Record, RecordStatusChange, Subject
 
 PERSON_KINDS = ("individual", "foreign_individual")
 
@@ -40,40 +41,10 @@ def subject_view(session: Session, subject: Subject, masked: bool) -> dict[str, 
     """
     person = subject.kind in PERSON_KINDS
     types = queries.record_types(session)
-    records = []
-    for record, authority, history in queries.subject_records(session, subject.id):
-        rule = types.get(record.record_type)
-        records.append(
-            {
-                "id": record.id,
-                "authority": authority,
-                "reference": record.reference,
-                "record_type": record.record_type,
-                "title_zh": rule.title_zh if rule else None,
-                "title_en": rule.title_en if rule else None,
-                "legal_basis": rule.legal_basis if rule else None,
-                "decided_on": record.decided_on.isoformat(),
-                "effective_from": record.effective_from.isoformat(),
-                "amount": _amount(record.amount_cents),
-                "currency": record.currency,
-                "status": record.status,
-                "summary": record.summary,
-                "provenance": {
-                    "batch": record.batch_id,
-                    "source_file": record.source_file,
-                    "source_row": record.source_row,
-                },
-                "status_history": [
-                    {
-                        "status": h.status,
-                        "at": h.changed_at.isoformat(),
-                        "actor": h.actor,
-                        "reason": h.reason,
-                    }
-                    for h in history
-                ],
-            }
-        )
+    records = [
+        _record_view(record, authority, history, types.get(record.record_type))
+        for record, authority, history in queries.subject_records(session, subject.id)
+    ]
     return {
         "id": subject.id,
         "kind": subject.kind,
@@ -91,6 +62,40 @@ def subject_view(session: Session, subject: Subject, masked: bool) -> dict[str, 
             for n in sorted(subject.names, key=lambda n: (n.kind != "original", n.kind, n.name))
         ],
         "records": records,
+    }
+
+
+def _record_view(
+    record: Record, authority: str, history: list[RecordStatusChange], rule: RecordType | None
+) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "authority": authority,
+        "reference": record.reference,
+        "record_type": record.record_type,
+        "title_zh": rule.title_zh if rule else None,
+        "title_en": rule.title_en if rule else None,
+        "legal_basis": rule.legal_basis if rule else None,
+        "decided_on": record.decided_on.isoformat(),
+        "effective_from": record.effective_from.isoformat(),
+        "amount": _amount(record.amount_cents),
+        "currency": record.currency,
+        "status": record.status,
+        "summary": record.summary,
+        "provenance": {
+            "batch": record.batch_id,
+            "source_file": record.source_file,
+            "source_row": record.source_row,
+        },
+        "status_history": [
+            {
+                "status": h.status,
+                "at": h.changed_at.isoformat(),
+                "actor": h.actor,
+                "reason": h.reason,
+            }
+            for h in history
+        ],
     }
 
 
