@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
+from trustreg.core import rule_fields as rf
 from trustreg.errors import RulebookError
 
 SUBJECT_KINDS = ("legal_entity", "other_org", "individual", "foreign_entity", "foreign_individual")
 AUTHORITY_KINDS = ("court", "tax", "market_regulator", "other")
 POLARITIES = ("negative", "positive")
+LIST_KINDS = ("blacklist", "watchlist", "redlist")
 
 # Categories the registry must never hold (DESIGN.md, principle 1). Words are matched
 # against the category and against each word of the code, so "religious_activity" or
@@ -67,6 +70,73 @@ class RecordType:
     publicity_days: int
     notice_days: int
     indicates_dishonesty: bool
+    points: int = 0
+    # The most this type may add up to for one subject (same sign as points); None: no cap.
+    points_cap: int | None = None
+    # Published only while unsatisfied (and at most publicity_days): judgment defaulters.
+    public_until_satisfied: bool = False
+    list_effects: tuple[ListEffect, ...] = ()
+    # Days after effective_from from which the subject may apply for repair; None: never.
+    repair_after_days: int | None = None
+    # Days a record is kept after its publicity ends, before its personal data is purged.
+    retention_days: int = 180
+    # Whether records of this type about persons are shown to the public (masked).
+    persons_public: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ListEffect:
+    """A record type puts its subject on a list, for a period."""
+
+    list_code: str
+    listing_days: int
+    exit_when_satisfied: bool = True
+    # A new decision of the same type while listed extends the listing from its own date.
+    extendable: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryList:
+    """A published list whose membership follows from records."""
+
+    code: str
+    title_zh: str
+    title_en: str
+    legal_basis: str
+    kind: str
+    # Membership states dishonesty: only types with indicates_dishonesty may lead here.
+    dishonesty: bool
+
+
+@dataclass(frozen=True, slots=True)
+class GradeBand:
+    grade: str
+    min_points: int | None  # None: the lowest band, everything below the others
+
+
+@dataclass(frozen=True, slots=True)
+class Rating:
+    starting_points: int
+    bands: tuple[GradeBand, ...]  # highest first
+
+    def grade(self, points: int) -> str:
+        for band in self.bands:
+            if band.min_points is None or points >= band.min_points:
+                return band.grade
+        return self.bands[-1].grade
+
+
+DEFAULT_RATING = Rating(
+    1000,
+    (
+        GradeBand("AAA", 1050),
+        GradeBand("AA", 1030),
+        GradeBand("A", 960),
+        GradeBand("B", 850),
+        GradeBand("C", 600),
+        GradeBand("D", None),
+    ),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +148,8 @@ class Rulebook:
     effective_from: date
     record_types: Mapping[str, RecordType]
     source_text: str
+    lists: Mapping[str, RegistryList] = field(default_factory=dict)
+    rating: Rating = DEFAULT_RATING
 
     def record_type(self, code: str) -> RecordType | None:
         return self.record_types.get(code)
@@ -89,10 +161,11 @@ def parse_rulebook(text: str) -> Rulebook:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RulebookError("rulebook", f"not valid TOML: {exc}") from exc
-    header = _table(data, "rulebook", "rulebook")
-    name = _text(header, "name", "rulebook")
-    version = _text(header, "version", "rulebook")
-    effective_from = _date(header, "effective_from", "rulebook")
+    header = rf.table(data, "rulebook", "rulebook")
+    name = rf.text(header, "name", "rulebook")
+    version = rf.text(header, "version", "rulebook")
+    effective_from = rf.date_value(header, "effective_from", "rulebook")
+    lists = _lists(data)
     entries = data.get("record_type")
     if not isinstance(entries, list) or not entries:
         raise RulebookError("record_type", "the rulebook has no [[record_type]] tables")
@@ -100,38 +173,140 @@ def parse_rulebook(text: str) -> Rulebook:
     for index, entry in enumerate(entries, start=1):
         if not isinstance(entry, dict):
             raise RulebookError(f"record_type[{index}]", "must be a table")
-        record_type = _record_type(entry, index)
+        record_type = _record_type(entry, index, lists)
         if record_type.code in types:
             raise RulebookError(f"record_type '{record_type.code}'", "code is defined twice")
         types[record_type.code] = record_type
-    return Rulebook(name, version, effective_from, types, text)
+    rating = _rating(data)
+    return Rulebook(name, version, effective_from, types, text, lists, rating)
 
 
-def _record_type(entry: Mapping[str, Any], index: int) -> RecordType:
-    code = entry.get("code")
-    where = f"record_type '{code}'" if isinstance(code, str) and code else f"record_type[{index}]"
-    code = _text(entry, "code", where)
-    if not CODE_PATTERN.match(code):
-        raise RulebookError(where, "code must be lower-case letters, digits and '_'")
+@lru_cache(maxsize=16)
+def parse_rulebook_cached(text: str) -> Rulebook:
+    """``parse_rulebook`` for texts read again and again (the store keeps the text)."""
+    return parse_rulebook(text)
+
+
+def _lists(data: Mapping[str, Any]) -> dict[str, RegistryList]:
+    lists: dict[str, RegistryList] = {}
+    for index, entry in enumerate(rf.tables(data, "list", "list"), start=1):
+        code = entry.get("code")
+        where = f"list '{code}'" if isinstance(code, str) and code else f"list[{index}]"
+        code = rf.text(entry, "code", where)
+        if code in lists:
+            raise RulebookError(where, "code is defined twice")
+        _refuse_protected(where, code, rf.text(entry, "kind", where))
+        lists[code] = RegistryList(
+            code=code,
+            title_zh=rf.text(entry, "title_zh", where),
+            title_en=rf.text(entry, "title_en", where),
+            legal_basis=_legal_basis(entry, where, "list"),
+            kind=rf.choice(entry, "kind", LIST_KINDS, where),
+            dishonesty=rf.flag(entry, "dishonesty", where, default=False),
+        )
+    return lists
+
+
+def _rating(data: Mapping[str, Any]) -> Rating:
+    section = data.get("rating")
+    if section is None:
+        return DEFAULT_RATING
+    if not isinstance(section, dict):
+        raise RulebookError("rating", "must be a table")
+    bands = []
+    for index, entry in enumerate(rf.tables(section, "grade", "rating"), start=1):
+        where = f"rating.grade[{index}]"
+        bands.append(
+            GradeBand(rf.text(entry, "grade", where), rf.optional_int(entry, "min_points", where))
+        )
+    if not bands:
+        raise RulebookError("rating", "needs [[rating.grade]] bands")
+    floors = [b.min_points for b in bands[:-1]]
+    if None in floors or bands[-1].min_points is not None:
+        raise RulebookError("rating", "every band but the last needs min_points; the last none")
+    if floors != sorted(floors, reverse=True) or len(set(floors)) != len(floors):  # type: ignore[type-var]
+        raise RulebookError("rating", "bands must go from the highest min_points down")
+    return Rating(rf.whole(section, "starting_points", "rating", 1000), tuple(bands))
+
+
+def _legal_basis(entry: Mapping[str, Any], where: str, what: str = "record type") -> str:
     legal_basis = entry.get("legal_basis")
     if not isinstance(legal_basis, str) or len(legal_basis.strip()) < 5:
-        raise RulebookError(where, "has no legal basis; every record type must cite its law")
-    category = _text(entry, "category", where)
+        raise RulebookError(where, f"has no legal basis; every {what} must cite its law")
+    return legal_basis.strip()
+
+
+def _record_type(
+    entry: Mapping[str, Any], index: int, lists: Mapping[str, RegistryList]
+) -> RecordType:
+    code = entry.get("code")
+    where = f"record_type '{code}'" if isinstance(code, str) and code else f"record_type[{index}]"
+    code = rf.text(entry, "code", where)
+    if not CODE_PATTERN.match(code):
+        raise RulebookError(where, "code must be lower-case letters, digits and '_'")
+    legal_basis = _legal_basis(entry, where)
+    category = rf.text(entry, "category", where)
     _refuse_protected(where, code, category)
-    polarity = _choice(entry, "polarity", POLARITIES, where)
+    polarity = rf.choice(entry, "polarity", POLARITIES, where)
+    dishonesty = rf.flag(entry, "indicates_dishonesty", where, default=polarity == "negative")
+    points, cap = _points(entry, where, polarity)
     return RecordType(
         code=code,
-        title_zh=_text(entry, "title_zh", where),
-        title_en=_text(entry, "title_en", where),
-        legal_basis=legal_basis.strip(),
+        title_zh=rf.text(entry, "title_zh", where),
+        title_en=rf.text(entry, "title_en", where),
+        legal_basis=legal_basis,
         category=category,
         polarity=polarity,
-        subject_kinds=_choices(entry, "subject_kinds", SUBJECT_KINDS, where),
-        authority_kinds=_choices(entry, "authority_kinds", AUTHORITY_KINDS, where),
-        publicity_days=_days(entry, "publicity_days", where, minimum=1),
-        notice_days=_days(entry, "notice_days", where, minimum=0),
-        indicates_dishonesty=bool(entry.get("indicates_dishonesty", polarity == "negative")),
+        subject_kinds=rf.choices(entry, "subject_kinds", SUBJECT_KINDS, where),
+        authority_kinds=rf.choices(entry, "authority_kinds", AUTHORITY_KINDS, where),
+        publicity_days=rf.days(entry, "publicity_days", where, minimum=1),
+        notice_days=rf.days(entry, "notice_days", where, minimum=0),
+        indicates_dishonesty=dishonesty,
+        points=points,
+        points_cap=cap,
+        public_until_satisfied=rf.flag(entry, "public_until_satisfied", where, default=False),
+        list_effects=_list_effects(entry, where, lists, dishonesty),
+        repair_after_days=rf.optional_int(entry, "repair_after_days", where),
+        retention_days=rf.whole(entry, "retention_days", where, default=180),
+        persons_public=rf.flag(entry, "persons_public", where, default=False),
     )
+
+
+def _points(entry: Mapping[str, Any], where: str, polarity: str) -> tuple[int, int | None]:
+    points = rf.whole(entry, "points", where, default=0)
+    cap = rf.optional_int(entry, "points_cap", where)
+    sign = -1 if polarity == "negative" else 1
+    if points * sign < 0:
+        raise RulebookError(where, f"a {polarity} record type cannot have {points} points")
+    if cap is not None and (cap * sign < 0 or abs(cap) < abs(points)):
+        raise RulebookError(where, f"points_cap {cap} must have the sign of points and be larger")
+    return points, cap
+
+
+def _list_effects(
+    entry: Mapping[str, Any], where: str, lists: Mapping[str, RegistryList], dishonesty: bool
+) -> tuple[ListEffect, ...]:
+    effects = []
+    for table in rf.tables(entry, "list_effect", where):
+        code = rf.text(table, "list", where)
+        target = lists.get(code)
+        if target is None:
+            raise RulebookError(where, f"list effect names an undefined list '{code}'")
+        if target.dishonesty and not dishonesty:
+            raise RulebookError(
+                where,
+                f"cannot put anyone on '{code}', a dishonesty list: this record type does not "
+                "indicate dishonesty (unable to pay is not unwilling to pay)",
+            )
+        effects.append(
+            ListEffect(
+                list_code=code,
+                listing_days=rf.days(table, "listing_days", where, minimum=1),
+                exit_when_satisfied=rf.flag(table, "exit_when_satisfied", where, default=True),
+                extendable=rf.flag(table, "extendable", where, default=True),
+            )
+        )
+    return tuple(effects)
 
 
 def _refuse_protected(where: str, code: str, category: str) -> None:
@@ -143,57 +318,3 @@ def _refuse_protected(where: str, code: str, category: str) -> None:
                 where,
                 f"category '{category}' is protected ({word}); the registry may not hold it",
             )
-
-
-def _table(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
-    value = data.get(key)
-    if not isinstance(value, dict):
-        raise RulebookError(where, f"missing [{key}] table")
-    return value
-
-
-def _text(data: Mapping[str, Any], key: str, where: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise RulebookError(where, f"'{key}' must be a non-empty string")
-    return value.strip()
-
-
-def _date(data: Mapping[str, Any], key: str, where: str) -> date:
-    value = data.get(key)
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value)
-        except ValueError as exc:
-            raise RulebookError(where, f"'{key}' is not a date (YYYY-MM-DD)") from exc
-    raise RulebookError(where, f"'{key}' must be a date (YYYY-MM-DD)")
-
-
-def _days(data: Mapping[str, Any], key: str, where: str, minimum: int) -> int:
-    value = data.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise RulebookError(where, f"'{key}' must be a whole number of days ≥ {minimum}")
-    return value
-
-
-def _choice(data: Mapping[str, Any], key: str, allowed: Sequence[str], where: str) -> str:
-    value = data.get(key)
-    if value not in allowed:
-        raise RulebookError(where, f"'{key}' is {value!r}; expected one of {', '.join(allowed)}")
-    return str(value)
-
-
-def _choices(
-    data: Mapping[str, Any], key: str, allowed: Sequence[str], where: str
-) -> tuple[str, ...]:
-    values = data.get(key)
-    if not isinstance(values, list) or not values:
-        raise RulebookError(where, f"'{key}' must be a non-empty list")
-    unknown = [v for v in values if v not in allowed]
-    if unknown:
-        raise RulebookError(
-            where, f"'{key}' has unknown {unknown!r}; expected some of {', '.join(allowed)}"
-        )
-    return tuple(values)

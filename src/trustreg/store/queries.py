@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import fields
+from datetime import UTC, date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from trustreg.core import rulebook as core_rulebook
 from trustreg.core.identifiers import Identifier as IdentifierValue
+from trustreg.errors import NotFound
 from trustreg.store.models import (
     AuditEntry,
     Authority,
@@ -18,21 +19,38 @@ from trustreg.store.models import (
     Identifier,
     Record,
     RecordStatusChange,
-    RecordType,
+    RulebookVersion,
     Subject,
 )
 
 
-def record_types(session: Session) -> dict[str, core_rulebook.RecordType]:
-    """The record types in force, as core objects."""
-    names = [f.name for f in fields(core_rulebook.RecordType)]
-    types = {}
-    for row in session.scalars(select(RecordType)):
-        values = {name: getattr(row, name) for name in names}
-        values["subject_kinds"] = tuple(row.subject_kinds)
-        values["authority_kinds"] = tuple(row.authority_kinds)
-        types[row.code] = core_rulebook.RecordType(**values)
-    return types
+def rulebook_in_force(session: Session, on: date) -> core_rulebook.Rulebook:
+    """The rulebook version in force on a date (the newest whose effective date has come;
+    before any has, the earliest loaded)."""
+    versions = session.execute(
+        select(RulebookVersion.effective_from, RulebookVersion.source_text).order_by(
+            RulebookVersion.effective_from.desc(), RulebookVersion.id.desc()
+        )
+    ).all()
+    if not versions:
+        raise NotFound("no rulebook is loaded; run `trustreg init`")
+    chosen = next((v for v in versions if v[0] <= on), versions[-1])
+    return core_rulebook.parse_rulebook_cached(chosen[1])
+
+
+def rulebook_version(session: Session, version: str) -> core_rulebook.Rulebook:
+    text = session.scalar(
+        select(RulebookVersion.source_text).where(RulebookVersion.version == version)
+    )
+    if text is None:
+        raise NotFound(f"no rulebook version '{version}' is loaded")
+    return core_rulebook.parse_rulebook_cached(text)
+
+
+def record_types(session: Session, on: date | None = None) -> dict[str, core_rulebook.RecordType]:
+    """The record types of the rulebook in force (today by default)."""
+    on = on or datetime.now(UTC).date()
+    return dict(rulebook_in_force(session, on).record_types)
 
 
 def authorities(session: Session) -> list[tuple[Authority, list[str]]]:

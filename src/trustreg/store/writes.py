@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -67,7 +67,8 @@ def load_rulebook(session: Session, rulebook: core_rulebook.Rulebook, now: datet
         existing.source_sha256, existing.source_text = digest, rulebook.source_text
         existing.loaded_at = now
     for rule in rulebook.record_types.values():
-        values = {f.name: getattr(rule, f.name) for f in fields(rule)}
+        columns = [c.name for c in _table(RecordType).columns if c.name != "rulebook_version"]
+        values = {name: getattr(rule, name) for name in columns}
         values["subject_kinds"] = list(rule.subject_kinds)
         values["authority_kinds"] = list(rule.authority_kinds)
         session.merge(RecordType(rulebook_version=rulebook.version, **values))
