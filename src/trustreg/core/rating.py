@@ -1,0 +1,202 @@
+"""Ratings and list memberships, derived from records by the rulebook (pure).
+
+:func:`evaluate` takes a subject's records, a rulebook and a date and returns an
+:class:`Assessment`: points, grade, the lists the subject is on, and one explanation
+line per contribution (the starting points first), which always sum to the points.
+No I/O and no clock: the same inputs give the same answer in the web app, the CLI and
+the batch jobs.
+
+Time. A record counts from its ``effective_from`` until its publicity ends
+(``publicity_days`` later; for ``public_until_satisfied`` types also when it is
+satisfied; for every type when it is repaired). A revoked record never counts. The
+caller passes each record's status *as of the evaluation date*, with the date that
+status began (``status_since``); which facts were known when is the caller's
+business (see ``services.assessments``), so the core stays a function of its inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from trustreg.core.rulebook import RecordType, Rulebook
+
+VOID_STATUSES = frozenset({"revoked"})
+ENDING_STATUSES = frozenset({"repaired", "expired"})
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFact:
+    """What evaluation needs to know of one record."""
+
+    id: int
+    record_type: str
+    effective_from: date
+    status: str = "active"
+    status_since: date | None = None  # when the status began; None: effective_from
+    reference: str = ""
+    authority: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ExplanationLine:
+    """One contribution to the points: the record, the rule and its legal basis."""
+
+    points: int
+    text: str
+    record_id: int | None = None
+    record_type: str | None = None
+    legal_basis: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListMembership:
+    list_code: str
+    entered_on: date
+    scheduled_exit: date
+    record_ids: tuple[int, ...]
+    legal_basis: str
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    subject: int
+    as_of: date
+    rulebook_version: str
+    points: int
+    grade: str
+    lists: tuple[ListMembership, ...]
+    explanation: tuple[ExplanationLine, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The assessment as JSON-ready data."""
+        return {
+            "subject": self.subject,
+            "as_of": self.as_of.isoformat(),
+            "rulebook_version": self.rulebook_version,
+            "points": self.points,
+            "grade": self.grade,
+            "lists": [
+                {
+                    "list": m.list_code,
+                    "entered_on": m.entered_on.isoformat(),
+                    "scheduled_exit": m.scheduled_exit.isoformat(),
+                    "records": list(m.record_ids),
+                    "legal_basis": m.legal_basis,
+                }
+                for m in self.lists
+            ],
+            "explanation": [
+                {
+                    "points": line.points,
+                    "text": line.text,
+                    "record": line.record_id,
+                    "record_type": line.record_type,
+                    "legal_basis": line.legal_basis,
+                }
+                for line in self.explanation
+            ],
+        }
+
+
+def publicity_end(fact: RecordFact, rule: RecordType) -> date:
+    """The first day the record is no longer published."""
+    end = fact.effective_from + timedelta(days=rule.publicity_days)
+    since = fact.status_since or fact.effective_from
+    if fact.status in ENDING_STATUSES or (
+        fact.status == "satisfied" and rule.public_until_satisfied
+    ):
+        end = min(end, since)
+    return end
+
+
+def evaluate(
+    subject: int, records: Iterable[RecordFact], rulebook: Rulebook, as_of: date
+) -> Assessment:
+    """Points, grade, list memberships and explanation of one subject on ``as_of``."""
+    facts = sorted(
+        (r for r in records if r.effective_from <= as_of and r.status not in VOID_STATUSES),
+        key=lambda r: (r.effective_from, r.id),
+    )
+    start = rulebook.rating.starting_points
+    lines = [ExplanationLine(start, "starting points")]
+    per_type: dict[str, int] = {}
+    intervals: dict[str, list[tuple[date, date, int]]] = {}
+    for fact in facts:
+        rule = rulebook.record_types.get(fact.record_type)
+        if rule is None:
+            continue  # a type this rulebook version does not know has no effect under it
+        end = publicity_end(fact, rule)
+        if as_of >= end:
+            continue
+        lines.append(_contribution(fact, rule, per_type))
+        for effect in rule.list_effects:
+            exit_on = min(end, fact.effective_from + timedelta(days=effect.listing_days))
+            if effect.exit_when_satisfied and fact.status == "satisfied":
+                exit_on = min(exit_on, fact.status_since or fact.effective_from)
+            intervals.setdefault(effect.list_code, []).append(
+                (fact.effective_from, exit_on, fact.id)
+            )
+    points = sum(line.points for line in lines)
+    return Assessment(
+        subject=subject,
+        as_of=as_of,
+        rulebook_version=rulebook.version,
+        points=points,
+        grade=rulebook.rating.grade(points),
+        lists=_memberships(intervals, rulebook, as_of),
+        explanation=tuple(lines),
+    )
+
+
+def _contribution(fact: RecordFact, rule: RecordType, per_type: dict[str, int]) -> ExplanationLine:
+    so_far = per_type.get(rule.code, 0)
+    points = rule.points
+    note = ""
+    if rule.points_cap is not None:
+        room = rule.points_cap - so_far
+        limited = max(points, room) if points < 0 else min(points, room)
+        if limited != points:
+            note = f"; capped: {rule.code} counts at most {rule.points_cap} in all"
+            points = limited
+    per_type[rule.code] = so_far + points
+    if rule.points == 0 and not rule.indicates_dishonesty:
+        note += "; no points: not a sign of dishonesty"
+    reference = f" {fact.reference}" if fact.reference else ""
+    return ExplanationLine(
+        points=points,
+        text=f"{rule.title_en} ({rule.title_zh}){reference}, effective "
+        f"{fact.effective_from.isoformat()}: {points:+d}{note}",
+        record_id=fact.id,
+        record_type=rule.code,
+        legal_basis=rule.legal_basis,
+    )
+
+
+def _memberships(
+    intervals: dict[str, list[tuple[date, date, int]]], rulebook: Rulebook, as_of: date
+) -> tuple[ListMembership, ...]:
+    """Merge each list's overlapping listing periods and keep those covering ``as_of``."""
+    memberships = []
+    for code in sorted(intervals):
+        chain_start: date | None = None
+        chain_end = as_of
+        chain_ids: list[int] = []
+        for start, end, record_id in sorted(intervals[code]):
+            if start >= end:
+                continue  # satisfied or ended before it began
+            if chain_start is None or start > chain_end:
+                if chain_start is not None and chain_start <= as_of < chain_end:
+                    break
+                chain_start, chain_end, chain_ids = start, end, [record_id]
+            else:
+                chain_end = max(chain_end, end)
+                chain_ids.append(record_id)
+        if chain_start is not None and chain_start <= as_of < chain_end:
+            listed = rulebook.lists[code]
+            memberships.append(
+                ListMembership(code, chain_start, chain_end, tuple(chain_ids), listed.legal_basis)
+            )
+    return tuple(memberships)
