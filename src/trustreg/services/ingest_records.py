@@ -122,9 +122,11 @@ def _plan_update(
         plan.unchanged.append((old["id"], batch_id, row_number))
         return
     del values["created_at"]
+    # A new status takes effect the day the registry learns it; otherwise it keeps its day.
+    values["status_since"] = now.date() if "status" in changed else old["status_since"]
     plan.changes.append({"id": old["id"], **values})
     reason = f"updated by the authority: {', '.join(changed)}"
-    plan.history.append(_history(old["id"], values["status"], record, batch_id, now, reason))
+    plan.history.append(_history(old["id"], values, record, batch_id, now, reason))
 
 
 def _values(
@@ -140,6 +142,7 @@ def _values(
         "amount_cents": record.amount_cents,
         "currency": record.currency,
         "status": record.status,
+        "status_since": record.effective_from,
         "summary": record.summary,
         "batch_id": batch_id,
         "source_file": source[-500:],
@@ -152,15 +155,24 @@ def _values(
 
 
 def _history(
-    record_id: int, status: str, record: RecordInput, batch_id: int, now: datetime, reason: str
+    record_id: int,
+    values: dict[str, Any],
+    record: RecordInput,
+    batch_id: int,
+    now: datetime,
+    reason: str,
 ) -> dict[str, Any]:
+    """A history entry: the change, and the record as it stands after it."""
     return {
         "record_id": record_id,
-        "status": status,
+        "status": values["status"],
         "changed_at": now,
         "actor": f"authority:{record.authority.code}",
         "reason": reason,
         "batch_id": batch_id,
+        "record_type": values["record_type"],
+        "effective_from": values["effective_from"],
+        "status_since": values["status_since"],
     }
 
 

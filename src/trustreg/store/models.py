@@ -198,6 +198,8 @@ class Record(Base):
     amount_cents: Mapped[int | None] = mapped_column(BigInteger)
     currency: Mapped[str | None] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(STATUS_LEN))
+    # The day the current status took effect (valid time); effective_from at first.
+    status_since: Mapped[date | None] = mapped_column(Date)
     summary: Mapped[str] = mapped_column(Text)
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
     source_file: Mapped[str] = mapped_column(String(500))
@@ -211,7 +213,13 @@ class Record(Base):
 
 
 class RecordStatusChange(Base):
-    """One entry of a record's status history: when, who, why."""
+    """One entry of a record's history: when, who, why, and the record as it then stood.
+
+    ``changed_at`` is when the registry learned it (transaction time); ``status_since``
+    is the day the status took effect (valid time). With ``record_type`` and
+    ``effective_from`` each entry is a version of the record, so "what did the registry
+    publish on date D" is answered from the entries known on D, whatever came later.
+    """
 
     __tablename__ = "record_status_history"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -221,6 +229,42 @@ class RecordStatusChange(Base):
     actor: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(Text)
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
+    record_type: Mapped[str | None] = mapped_column(String(64))
+    effective_from: Mapped[date | None] = mapped_column(Date)
+    status_since: Mapped[date | None] = mapped_column(Date)
+
+
+class Assessment(Base):
+    """A subject's current assessment, kept current by imports, status changes and
+    ``trustreg maintain``; ``trustreg rate --all`` rewrites them all."""
+
+    __tablename__ = "assessments"
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"), primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date)
+    rulebook_version: Mapped[str] = mapped_column(String(32))
+    points: Mapped[int] = mapped_column(Integer)
+    grade: Mapped[str] = mapped_column(String(8), index=True)
+    lists: Mapped[list[str]] = mapped_column(JSON)
+    explanation: Mapped[str] = mapped_column(Text)  # the Assessment as JSON
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The earliest day on which this assessment changes by itself (a record's publicity
+    # or a listing ends, or a record takes effect): what `maintain` looks for.
+    next_change: Mapped[date | None] = mapped_column(Date, index=True)
+
+
+class ListEntry(Base):
+    """A subject's time on a published list; ``ended_on`` is set when it ends."""
+
+    __tablename__ = "list_entries"
+    __table_args__ = (Index("ix_list_entries_list_open", "list_code", "ended_on"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"), index=True)
+    list_code: Mapped[str] = mapped_column(String(64))
+    entered_on: Mapped[date] = mapped_column(Date)
+    scheduled_exit: Mapped[date] = mapped_column(Date)
+    ended_on: Mapped[date | None] = mapped_column(Date)
+    record_ids: Mapped[list[int]] = mapped_column(JSON)
+    rulebook_version: Mapped[str] = mapped_column(String(32))
 
 
 class AuditEntry(Base):

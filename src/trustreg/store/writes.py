@@ -267,6 +267,9 @@ def insert_records(
             literal("authority:") + Authority.code,
             literal("submitted"),
             Record.batch_id,
+            Record.record_type,
+            Record.effective_from,
+            Record.status_since,
         )
         .join(Authority, Authority.id == Record.authority_id)
         .where(
@@ -278,7 +281,18 @@ def insert_records(
     history = _table(RecordStatusChange)
     session.connection().execute(
         insert(history).from_select(
-            ["record_id", "status", "changed_at", "actor", "reason", "batch_id"], created
+            [
+                "record_id",
+                "status",
+                "changed_at",
+                "actor",
+                "reason",
+                "batch_id",
+                "record_type",
+                "effective_from",
+                "status_since",
+            ],
+            created,
         )
     )
     return inserted
