@@ -224,8 +224,8 @@ def test_rulebook_check_accepts_the_model_rulebook(tmp_path: Path) -> None:
 
 def _without_first_legal_basis(text: str) -> str:
     """The first record type's legal basis removed (lists come before record types)."""
-    head, _, types = text.partition("[[record_type]]")
-    return head + "[[record_type]]" + re.sub(r"(?m)^legal_basis = .*\n", "", types, count=1)
+    head, _, types = text.partition("\n[[record_type]]\n")
+    return head + "\n[[record_type]]\n" + re.sub(r"(?m)^legal_basis = .*\n", "", types, count=1)
 
 
 def _religion(text: str) -> str:
