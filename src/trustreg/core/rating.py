@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from trustreg.core.rulebook import RecordType, Rulebook
@@ -99,6 +99,60 @@ class Assessment:
                 for line in self.explanation
             ],
         }
+
+
+@dataclass(frozen=True, slots=True)
+class RecordVersion:
+    """One history entry of a record: the record as it stood from ``recorded_at`` on."""
+
+    record_id: int
+    entry_id: int
+    recorded_at: datetime
+    record_type: str
+    effective_from: date
+    status: str
+    status_since: date
+    reference: str = ""
+
+
+def facts_as_known(
+    versions: Iterable[RecordVersion], as_of: date, known_at: datetime | None = None
+) -> list[RecordFact]:
+    """The facts to evaluate on ``as_of``, using only what was recorded by ``known_at``.
+
+    For each record: its type and effective date come from its latest version recorded
+    by ``known_at``; its status is that of the latest such version whose status had
+    taken effect by ``as_of`` (so a later satisfaction does not reach back). A record
+    with no version recorded by ``known_at`` was unknown then and is left out. The
+    batch job (``batch/rate.py``) applies the same rule in SQL.
+    """
+    latest: dict[int, RecordVersion] = {}
+    status: dict[int, RecordVersion] = {}
+    for version in versions:
+        if known_at is not None and version.recorded_at > known_at:
+            continue
+        key = (version.recorded_at, version.entry_id)
+        current = latest.get(version.record_id)
+        if current is None or key > (current.recorded_at, current.entry_id):
+            latest[version.record_id] = version
+        if version.status_since <= as_of:
+            held = status.get(version.record_id)
+            if held is None or key > (held.recorded_at, held.entry_id):
+                status[version.record_id] = version
+    facts = []
+    for record_id, version in latest.items():
+        state = status.get(record_id, version)
+        facts.append(
+            RecordFact(
+                id=record_id,
+                record_type=version.record_type,
+                effective_from=version.effective_from,
+                status=state.status if record_id in status else "active",
+                status_since=state.status_since if record_id in status else None,
+                reference=version.reference,
+            )
+        )
+    return facts
 
 
 def publicity_end(fact: RecordFact, rule: RecordType) -> date:
