@@ -19,6 +19,7 @@ from typing import TextIO
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from trustreg.services import assessments
 from trustreg.services.feed_reader import FeedFormat, FeedRow, RowProblem, detect_format
 from trustreg.services.feed_worker import validated_chunks_in_worker
 from trustreg.services.feeds import (
@@ -171,7 +172,9 @@ def _apply_chunk(
     source: str,
 ) -> list[Rejection]:
     with transaction(factory) as session:
-        outcome = feed.apply(session, batch_id, source, chunk.items, utcnow())
+        now = utcnow()
+        outcome = feed.apply(session, batch_id, source, chunk.items, now)
+        assessments.refresh(session, outcome.subjects, now)
         writes.add_batch_counts(
             session,
             batch_id,

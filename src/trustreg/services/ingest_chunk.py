@@ -23,6 +23,8 @@ class ChunkOutcome:
     updated: int = 0
     unchanged: int = 0
     rejections: list[Rejection] = field(default_factory=list)
+    # Subjects whose records changed: re-evaluated in the chunk's transaction.
+    subjects: set[int] = field(default_factory=set)
 
     def reject(self, row: int, field: str, reason: str, raw: str) -> None:
         self.rejections.append(Rejection(row, field, reason, raw))

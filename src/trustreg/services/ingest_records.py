@@ -70,6 +70,7 @@ def apply(
     outcome.created = writes.insert_records(session, [v for _, _, v in candidates], batch_id, now)
     if outcome.created < len(candidates):
         _resubmitted(session, batch_id, candidates, now, outcome)
+    outcome.subjects.update(v["subject_id"] for _, _, v in candidates)
     return outcome
 
 

@@ -51,7 +51,7 @@ def apply(
             )
         else:
             existing.append((row, subject, old.id))
-    writes.create_subjects(session, batch_id, new)
+    outcome.subjects.update(writes.create_subjects(session, batch_id, new))
     outcome.created += len(new)
     _update_existing(session, batch_id, existing, now, outcome)
     return outcome

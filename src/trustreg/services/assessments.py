@@ -1,0 +1,124 @@
+"""Keeping assessments current, answering "as of" questions, and daily maintenance.
+
+The core decides (``core.rating``); this module loads record versions, calls it,
+and stores the outcome: the subject's current assessment, its list entries (opened
+and closed on time) and the records whose publicity has ended (marked expired).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from trustreg.core.rating import (
+    Assessment,
+    ended_publicity,
+    evaluate,
+    facts_as_known,
+    next_change,
+)
+from trustreg.errors import NotFound, ValidationError
+from trustreg.store import assessments as store
+from trustreg.store import queries
+from trustreg.store.db import transaction
+from trustreg.store.models import Subject
+
+MAINTAIN_CHUNK = 2000
+
+
+def assess(
+    session: Session,
+    subject_id: int,
+    as_of: date,
+    known_at: datetime | None = None,
+    version: str | None = None,
+) -> Assessment:
+    """The subject's standing on ``as_of`` as the registry knew it at ``known_at``.
+
+    Without ``known_at``: with everything known now. The rulebook is the one in force
+    on ``as_of`` unless a version is named.
+    """
+    if session.get(Subject, subject_id) is None:
+        raise NotFound(f"no subject with id {subject_id}")
+    rulebook = (
+        queries.rulebook_version(session, version)
+        if version
+        else queries.rulebook_in_force(session, as_of)
+    )
+    versions = store.record_versions(session, [subject_id])[subject_id]
+    return evaluate(subject_id, facts_as_known(versions, as_of, known_at), rulebook, as_of)
+
+
+def refresh(
+    session: Session, subject_ids: Collection[int], now: datetime, expire: bool = False
+) -> int:
+    """Re-evaluate these subjects as of today, in the caller's transaction.
+
+    List entries are opened and closed and the stored assessments replaced. With
+    ``expire`` (what ``maintain`` does), records whose publicity has ended are also
+    marked expired. Returns how many records expired.
+    """
+    if not subject_ids:
+        return 0
+    today = now.date()
+    rulebook = queries.rulebook_in_force(session, today)
+    versions = store.record_versions(session, subject_ids)
+    results = []
+    ended: list[tuple[int, date]] = []
+    for subject_id in subject_ids:
+        facts = facts_as_known(versions[subject_id], today)
+        if expire:
+            ended += ended_publicity(facts, rulebook, today)
+        assessment = evaluate(subject_id, facts, rulebook, today)
+        results.append((assessment, next_change(facts, rulebook, today)))
+    store.expire_records(session, ended, now)
+    store.replace_assessments(session, results, now)
+    store.sync_list_entries(session, [a for a, _ in results], today)
+    return len(ended)
+
+
+@dataclass(frozen=True, slots=True)
+class MaintainReport:
+    subjects: int
+    expired: int
+
+
+def maintain(factory: sessionmaker[Session], now: datetime | None = None) -> MaintainReport:
+    """Expire records past their publicity, end listings past their period, and
+    re-evaluate only the subjects whose assessment changes by itself today.
+
+    Idempotent and safe from cron: a second run the same day finds nothing to do.
+    Subjects that have no assessment yet (e.g. from before this version) get one.
+    """
+    now = now or datetime.now(UTC)
+    with transaction(factory) as session:
+        due = store.due_subjects(session, now.date()) + store.unassessed_subjects(session)
+    expired = 0
+    for start in range(0, len(due), MAINTAIN_CHUNK):
+        with transaction(factory) as session:
+            expired += refresh(session, due[start : start + MAINTAIN_CHUNK], now, expire=True)
+    return MaintainReport(len(due), expired)
+
+
+def subject_assessment(
+    factory: sessionmaker[Session],
+    subject_id: int,
+    as_of: date | None = None,
+    known_at: datetime | None = None,
+    version: str | None = None,
+) -> dict[str, Any]:
+    """An assessment as JSON-ready data (the API and the CLI show this)."""
+    now = datetime.now(UTC)
+    as_of = as_of or now.date()
+    if known_at is not None and known_at.tzinfo is None:
+        known_at = known_at.replace(tzinfo=UTC)
+    if known_at is not None and known_at > now:
+        raise ValidationError("known_at", "is in the future; nothing is known of it yet")
+    with transaction(factory) as session:
+        result = assess(session, subject_id, as_of, known_at, version).to_dict()
+    result["known_at"] = (known_at or now).isoformat()
+    return result

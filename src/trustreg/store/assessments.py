@@ -1,0 +1,208 @@
+"""Reads and writes of assessments, list entries and record versions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from trustreg.core.rating import Assessment as CoreAssessment
+from trustreg.core.rating import RecordVersion
+from trustreg.store.bulk import bulk_insert
+from trustreg.store.models import (
+    Assessment,
+    ListEntry,
+    Record,
+    RecordStatusChange,
+    Subject,
+)
+
+
+def record_versions(
+    session: Session, subject_ids: Collection[int]
+) -> dict[int, list[RecordVersion]]:
+    """Every history entry of these subjects' records, as core record versions."""
+    found: dict[int, list[RecordVersion]] = {sid: [] for sid in subject_ids}
+    if not subject_ids:
+        return found
+    rows = session.connection().execute(
+        select(
+            Record.subject_id,
+            RecordStatusChange.record_id,
+            RecordStatusChange.id,
+            RecordStatusChange.changed_at,
+            func.coalesce(RecordStatusChange.record_type, Record.record_type),
+            func.coalesce(RecordStatusChange.effective_from, Record.effective_from),
+            RecordStatusChange.status,
+            func.coalesce(RecordStatusChange.status_since, Record.effective_from),
+            Record.reference,
+        )
+        .join(Record, Record.id == RecordStatusChange.record_id)
+        .where(Record.subject_id.in_(list(subject_ids)))
+    )
+    for row in rows:
+        found[row[0]].append(
+            RecordVersion(
+                record_id=row[1],
+                entry_id=row[2],
+                recorded_at=_aware(row[3]),
+                record_type=row[4],
+                effective_from=_as_date(row[5]),
+                status=row[6],
+                status_since=_as_date(row[7]),
+                reference=row[8],
+            )
+        )
+    return found
+
+
+def _as_date(value: date | str) -> date:
+    # coalesce() loses the column type on SQLite, which then hands back the stored text.
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything the registry writes is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def all_subject_ids(session: Session) -> list[int]:
+    return list(session.scalars(select(Subject.id).order_by(Subject.id)))
+
+
+def due_subjects(session: Session, on: date) -> list[int]:
+    """Subjects whose assessment changes by itself on or before ``on``."""
+    return list(
+        session.scalars(
+            select(Assessment.subject_id).where(
+                Assessment.next_change.is_not(None), Assessment.next_change <= on
+            )
+        )
+    )
+
+
+def stored_assessment(session: Session, subject_id: int) -> dict[str, Any] | None:
+    row = session.get(Assessment, subject_id)
+    return None if row is None else cast(dict[str, Any], json.loads(row.explanation))
+
+
+def replace_assessments(
+    session: Session,
+    assessments: Sequence[tuple[CoreAssessment, date | None]],
+    now: datetime,
+) -> None:
+    """Store these subjects' assessments, replacing what was there."""
+    if not assessments:
+        return
+    ids = [a.subject for a, _ in assessments]
+    session.execute(delete(Assessment).where(Assessment.subject_id.in_(ids)))
+    bulk_insert(
+        session,
+        cast(Table, Assessment.__table__),
+        [
+            {
+                "subject_id": a.subject,
+                "as_of": a.as_of,
+                "rulebook_version": a.rulebook_version,
+                "points": a.points,
+                "grade": a.grade,
+                "lists": json.dumps([m.list_code for m in a.lists]),
+                "explanation": json.dumps(a.to_dict(), ensure_ascii=False),
+                "computed_at": now,
+                "next_change": next_day,
+            }
+            for a, next_day in assessments
+        ],
+    )
+
+
+def sync_list_entries(
+    session: Session, assessments: Iterable[CoreAssessment], today: date
+) -> tuple[int, int]:
+    """Open list entries the assessments hold and close those they no longer hold.
+
+    Returns (opened, closed). An entry is the same while its list and entry date are.
+    """
+    by_subject = {a.subject: a for a in assessments}
+    if not by_subject:
+        return 0, 0
+    open_entries = session.execute(
+        select(ListEntry.id, ListEntry.subject_id, ListEntry.list_code, ListEntry.entered_on).where(
+            ListEntry.subject_id.in_(list(by_subject)), ListEntry.ended_on.is_(None)
+        )
+    ).all()
+    held = {
+        (m_subject, m.list_code, m.entered_on): m
+        for m_subject, a in by_subject.items()
+        for m in a.lists
+    }
+    known = {(sid, code, entered): entry_id for entry_id, sid, code, entered in open_entries}
+    to_close = [entry_id for key, entry_id in known.items() if key not in held]
+    if to_close:
+        session.execute(update(ListEntry).where(ListEntry.id.in_(to_close)).values(ended_on=today))
+    new = [
+        {
+            "subject_id": sid,
+            "list_code": membership.list_code,
+            "entered_on": membership.entered_on,
+            "scheduled_exit": membership.scheduled_exit,
+            "ended_on": None,
+            "record_ids": json.dumps(list(membership.record_ids)),
+            "rulebook_version": by_subject[sid].rulebook_version,
+        }
+        for (sid, _code, _entered), membership in held.items()
+        if (sid, membership.list_code, membership.entered_on) not in known
+    ]
+    bulk_insert(session, cast(Table, ListEntry.__table__), new)
+    return len(new), len(to_close)
+
+
+def expire_records(session: Session, ended: Sequence[tuple[int, date]], now: datetime) -> None:
+    """Mark records whose publicity ended as expired, each with a history entry."""
+    if not ended:
+        return
+    for record_id, end in ended:
+        session.execute(
+            update(Record)
+            .where(Record.id == record_id)
+            .values(status="expired", status_since=end, updated_at=now)
+        )
+    rows = session.execute(
+        select(Record.id, Record.record_type, Record.effective_from).where(
+            Record.id.in_([r for r, _ in ended])
+        )
+    ).all()
+    ends = dict(ended)
+    bulk_insert(
+        session,
+        cast(Table, RecordStatusChange.__table__),
+        [
+            {
+                "record_id": record_id,
+                "status": "expired",
+                "changed_at": now,
+                "actor": "registry",
+                "reason": "publicity period ended",
+                "batch_id": None,
+                "record_type": record_type,
+                "effective_from": effective_from,
+                "status_since": ends[record_id],
+            }
+            for record_id, record_type, effective_from in rows
+        ],
+    )
+
+
+def unassessed_subjects(session: Session) -> list[int]:
+    """Subjects without any stored assessment."""
+    return list(
+        session.scalars(
+            select(Subject.id)
+            .outerjoin(Assessment, Assessment.subject_id == Subject.id)
+            .where(Assessment.subject_id.is_(None))
+        )
+    )
