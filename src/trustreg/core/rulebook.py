@@ -313,7 +313,8 @@ def _refuse_protected(where: str, code: str, category: str) -> None:
     normalised = re.sub(r"[\s\-]+", "_", category.strip().lower())
     words = set(normalised.split("_")) | set(code.split("_")) | {normalised}
     for word in PROTECTED_WORDS:
-        if word in words or (("_" in word) and word in normalised):
+        # Multi-word terms ("trade_union", "sex_life") are matched as runs of words too.
+        if word in words or ("_" in word and (word in normalised or f"_{word}_" in f"_{code}_")):
             raise RulebookError(
                 where,
                 f"category '{category}' is protected ({word}); the registry may not hold it",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, cast
+from typing import cast
 
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
 from trustreg.core.rating import Assessment as CoreAssessment
@@ -85,21 +85,14 @@ def due_subjects(session: Session, on: date) -> list[int]:
     )
 
 
-def stored_assessment(session: Session, subject_id: int) -> dict[str, Any] | None:
-    row = session.get(Assessment, subject_id)
-    return None if row is None else cast(dict[str, Any], json.loads(row.explanation))
-
-
 def replace_assessments(
     session: Session,
     assessments: Sequence[tuple[CoreAssessment, date | None]],
     now: datetime,
 ) -> None:
-    """Store these subjects' assessments, replacing what was there."""
+    """Store these subjects' assessments, replacing what was there (one upsert)."""
     if not assessments:
         return
-    ids = [a.subject for a, _ in assessments]
-    session.execute(delete(Assessment).where(Assessment.subject_id.in_(ids)))
     bulk_insert(
         session,
         cast(Table, Assessment.__table__),
@@ -111,12 +104,12 @@ def replace_assessments(
                 "points": a.points,
                 "grade": a.grade,
                 "lists": json.dumps([m.list_code for m in a.lists]),
-                "explanation": json.dumps(a.to_dict(), ensure_ascii=False),
                 "computed_at": now,
                 "next_change": next_day,
             }
             for a, next_day in assessments
         ],
+        upsert_key="subject_id",
     )
 
 

@@ -50,11 +50,13 @@ def bulk_insert(
     table: Table,
     rows: Sequence[Mapping[str, Any]],
     skip_conflicts: bool = False,
+    upsert_key: str | None = None,
 ) -> int:
     """Insert rows (dicts with the same keys) into ``table`` in one executemany.
 
     With ``skip_conflicts``, rows that would break a unique constraint are left out
-    (``ON CONFLICT DO NOTHING``, the same on both engines). Returns the rows inserted.
+    (``ON CONFLICT DO NOTHING``, the same on both engines). With ``upsert_key``, a row
+    whose key exists replaces the stored one. Returns the rows written.
     """
     if not rows:
         return 0
@@ -67,6 +69,9 @@ def bulk_insert(
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})"
     if skip_conflicts:
         sql += " ON CONFLICT DO NOTHING"
+    elif upsert_key:
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != upsert_key)
+        sql += f" ON CONFLICT ({upsert_key}) DO UPDATE SET {updates}"
     getter = itemgetter(*columns)
     values = [getter(row) for row in rows] if len(columns) > 1 else [(getter(r),) for r in rows]
     temporal = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, (Date, DateTime))]

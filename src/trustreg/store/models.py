@@ -245,7 +245,9 @@ class Assessment(Base):
     points: Mapped[int] = mapped_column(Integer)
     grade: Mapped[str] = mapped_column(String(8), index=True)
     lists: Mapped[list[str]] = mapped_column(JSON)
-    explanation: Mapped[str] = mapped_column(Text)  # the Assessment as JSON
+    # The explanation is computed on request (it is reproducible at any time), so
+    # keeping assessments current writes no more than the figures; a batch may fill it.
+    explanation: Mapped[str | None] = mapped_column(Text)
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # The earliest day on which this assessment changes by itself (a record's publicity
     # or a listing ends, or a record takes effect): what `maintain` looks for.

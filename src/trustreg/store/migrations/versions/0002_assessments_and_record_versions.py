@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("points", sa.Integer(), nullable=False),
         sa.Column("grade", sa.String(length=8), nullable=False),
         sa.Column("lists", sa.JSON(), nullable=False),
-        sa.Column("explanation", sa.Text(), nullable=False),
+        sa.Column("explanation", sa.Text(), nullable=True),
         sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("next_change", sa.Date(), nullable=True),
         sa.ForeignKeyConstraint(
