@@ -69,7 +69,7 @@ def test_search_by_identifier_opens_the_profile(served: str, tmp_path: Path) -> 
         page.click("button[type=submit]")
         page.wait_for_url("**/subjects/*")
         assert page.inner_text("h1") == "北京星河科技有限公司"
-        assert "(2025)京01执77号" in page.inner_text("table")
+        assert "(2025)京01执77号" in page.inner_text("table.records")
         page.screenshot(path=str(tmp_path / "profile.png"))
         page.goto(served)
         page.fill("#q", "uscc:91110000802100433C")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -182,6 +182,7 @@ def subjects_show(
     others = [f"{n['name']} ({n['kind']})" for n in view["names"] if n["kind"] != "original"]
     if others:
         out.print("other names: " + "; ".join(others))
+    _print_assessment(view["assessment"])
     table = Table("type", "authority", "reference", "effective", "amount", "status")
     for r in view["records"]:
         amount = f"{r['amount']} {r['currency']}" if r["amount"] else ""
@@ -194,6 +195,34 @@ def subjects_show(
             r["status"],
         )
     out.print(table if view["records"] else "no records")
+
+
+def _print_assessment(assessment: dict[str, Any]) -> None:
+    out.print(
+        f"grade [bold]{assessment['grade']}[/bold], {assessment['points']} points "
+        f"(as of {assessment['as_of']}, rulebook {assessment['rulebook_version']})"
+    )
+    for line in assessment["explanation"]:
+        basis = f"  [dim]{line['legal_basis']}[/dim]" if line["legal_basis"] else ""
+        out.print(f"  {line['points']:+6d}  {line['text']}{basis}", highlight=False)
+    for entry in assessment["lists"]:
+        out.print(
+            f"  on list {entry['list']} ({entry.get('title_zh', '')}) since "
+            f"{entry['entered_on']}, until {entry['scheduled_exit']}",
+            highlight=False,
+        )
+
+
+@app.command()
+def maintain() -> None:
+    """Expire records past their publicity, end listings past their period and
+    re-evaluate what changed today (idempotent; safe to run from cron)."""
+    from trustreg.services.assessments import maintain as run_maintenance
+
+    report = run_maintenance(open_registry(Settings()))
+    out.print(
+        f"maintain: {report.subjects} subjects re-evaluated, {report.expired} records expired"
+    )
 
 
 @app.command()

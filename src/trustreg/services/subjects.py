@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -9,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from trustreg.core.identifiers import Identifier, mask_identifier, parse_identifier
 from trustreg.core.rulebook import RecordType
 from trustreg.errors import NotFound
+from trustreg.services import assessments
 from trustreg.store import queries
 from trustreg.store.db import transaction
 from trustreg.store.models import Record, RecordStatusChange, Subject
@@ -41,6 +43,12 @@ def subject_view(session: Session, subject: Subject, masked: bool) -> dict[str, 
     """
     person = subject.kind in PERSON_KINDS
     types = queries.record_types(session)
+    today = datetime.now(UTC).date()
+    assessment = assessments.assess(session, subject.id, today).to_dict()
+    rulebook = queries.rulebook_in_force(session, today)
+    for membership in assessment["lists"]:
+        listed = rulebook.lists[membership["list"]]
+        membership["title_zh"], membership["title_en"] = listed.title_zh, listed.title_en
     records = [
         _record_view(record, authority, history, types.get(record.record_type))
         for record, authority, history in queries.subject_records(session, subject.id)
@@ -61,6 +69,7 @@ def subject_view(session: Session, subject: Subject, masked: bool) -> dict[str, 
             {"name": n.name, "kind": n.kind}
             for n in sorted(subject.names, key=lambda n: (n.kind != "original", n.kind, n.name))
         ],
+        "assessment": assessment,
         "records": records,
     }
 

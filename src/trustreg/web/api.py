@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from trustreg.core.validation import RECORD_COLUMNS
 from trustreg.errors import TrustRegError, Unauthorized
-from trustreg.services import ingest, registry, subjects
+from trustreg.services import assessments, ingest, registry, subjects
 from trustreg.services.feed_reader import FeedFormat, FeedRow, RowProblem
 from trustreg.services.ingest_chunk import Rejection
 from trustreg.store.db import transaction
@@ -30,6 +31,32 @@ class PayloadTooLarge(TrustRegError):
 def get_subject(subject_id: int, factory: Sessions) -> dict[str, Any]:
     """A subject with its identifiers, names and records (person numbers masked)."""
     return subjects.find_by_id(factory, subject_id, masked=True)
+
+
+@router.get("/subjects/{subject_id}/assessment")
+def get_assessment(
+    subject_id: int,
+    factory: Sessions,
+    as_of: Annotated[
+        date | None, Query(description="Standing on this day (default: today)")
+    ] = None,
+    known_at: Annotated[
+        datetime | None,
+        Query(
+            description="As the registry knew it at this moment (default: now): what it "
+            "published then, before any later correction"
+        ),
+    ] = None,
+    rulebook: Annotated[
+        str | None, Query(description="Rulebook version (default: in force)")
+    ] = None,
+) -> dict[str, Any]:
+    """Points, grade, list memberships and the explanation of every point.
+
+    ``as_of`` asks for the standing on a day; ``known_at`` asks what the registry
+    published at a moment: records and corrections recorded later are left out.
+    """
+    return assessments.subject_assessment(factory, subject_id, as_of, known_at, rulebook)
 
 
 @router.get("/subjects")
