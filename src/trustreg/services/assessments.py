@@ -71,10 +71,12 @@ def refresh(
     ended: list[tuple[int, date]] = []
     for subject_id in subject_ids:
         facts = facts_as_known(versions[subject_id], today)
-        if expire:
-            ended += ended_publicity(facts, rulebook, today)
+        overdue = ended_publicity(facts, rulebook, today)
+        ended += overdue if expire else []
         assessment = evaluate(subject_id, facts, rulebook, today)
-        results.append((assessment, next_change(facts, rulebook, today)))
+        # Records whose publicity has ended but are not yet marked: due for maintain today.
+        due = today if overdue and not expire else next_change(facts, rulebook, today)
+        results.append((assessment, due))
     store.expire_records(session, ended, now)
     store.replace_assessments(session, results, now)
     store.sync_list_entries(session, [a for a, _ in results], today)

@@ -13,7 +13,7 @@ from rich.console import Console
 from trustreg import demo
 from trustreg.config import Settings
 from trustreg.errors import Conflict
-from trustreg.services import ingest, registry
+from trustreg.services import assessments, ingest, registry
 from trustreg.store.db import make_engine, transaction
 from trustreg.store.models import Subject
 from trustreg.store.queries import count_rows
@@ -65,10 +65,13 @@ def build_demo(settings: Settings, n_subjects: int, seed: int, console: Console)
     for feed, path in (("subjects", subjects_csv), ("records", records_csv)):
         with console.status(f"importing {path.name}"):
             reports.append(ingest.import_file(factory, feed, path, options))
+    with console.status("expiring records past their publicity"):
+        maintenance = assessments.maintain(factory)
     elapsed = time.perf_counter() - started
     return (
         f"demo registry built in {elapsed:.1f} s: {reports[0].created} subjects, "
-        f"{reports[1].created} records, {reports[0].rejected + reports[1].rejected} rejected "
+        f"{reports[1].created} records ({maintenance.expired} past their publicity), "
+        f"{reports[0].rejected + reports[1].rejected} rejected "
         f"({settings.sqlalchemy_url}; feeds in {folder})"
     )
 
