@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,7 +21,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from trustreg.config import Settings
-from trustreg.errors import TrustRegError
+from trustreg.errors import TrustRegError, ValidationError
 from trustreg.services import ingest, registry, subjects
 from trustreg.store.db import make_engine
 
@@ -64,6 +65,51 @@ def rulebook_check(file: Path) -> None:
         f"{file}: rulebook {rulebook.version} (effective {rulebook.effective_from}) is valid, "
         f"{len(rulebook.record_types)} record types"
     )
+
+
+@rulebook_app.command("diff")
+def rulebook_diff(
+    old: Annotated[Path, typer.Argument(help="The rulebook in force (TOML file)")],
+    new: Annotated[Path, typer.Argument(help="The proposed rulebook (TOML file)")],
+    as_of: Annotated[
+        str | None, typer.Option(help="Evaluate on this day (default: NEW's effective date)")
+    ] = None,
+) -> None:
+    """Show how many subjects a rulebook change would move to another grade or list."""
+    from trustreg.services.rulebook_diff import diff
+
+    day = _parse_day(as_of, "--as-of")
+    result = diff(
+        open_registry(Settings()), registry.read_rulebook(old), registry.read_rulebook(new), day
+    )
+    out.print(
+        f"rulebook {result.old_version} -> {result.new_version}, as of {result.as_of}: "
+        f"{result.subjects} subjects, {result.grade_changes} change grade, "
+        f"{result.list_changes} change lists",
+        highlight=False,
+    )
+    for label, codes in (
+        ("added", result.rules_added),
+        ("removed", result.rules_removed),
+        ("changed", result.rules_changed),
+    ):
+        if codes:
+            out.print(f"  record types {label}: {', '.join(codes)}", highlight=False)
+    for label, examples in (("grade", result.grade_examples), ("lists", result.list_examples)):
+        for change in examples:
+            out.print(
+                f"  e.g. subject {change.subject} {label}: {change.old} -> {change.new}",
+                highlight=False,
+            )
+
+
+def _parse_day(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise ValidationError(option, f"'{text}' is not a date (YYYY-MM-DD)") from exc
 
 
 @authorities_app.command("add")
