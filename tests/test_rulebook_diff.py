@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.feeds import REGULATOR, add_authorities, record_row, run_import, write_csv
@@ -52,3 +54,20 @@ def test_no_change_no_difference(factory: sessionmaker[Session], tmp_path: Path)
     same = parse_rulebook(MODEL)
     result = diff(factory, same, same, TODAY)
     assert (result.grade_changes, result.list_changes, result.rules_changed) == (0, 0, [])
+
+
+def test_a_loaded_version_is_never_changed(factory: sessionmaker[Session]) -> None:
+    from trustreg.errors import Conflict
+    from trustreg.services import registry
+
+    changed = parse_rulebook(MODEL.replace("points = -5\n", "points = -6\n", 1))
+    assert changed.source_text != MODEL
+    with pytest.raises(Conflict, match="already loaded with other content"):
+        registry.load_rulebook(factory, changed, "test")
+    newer = parse_rulebook(
+        harsher().replace('effective_from = "2026-01-01"', 'effective_from = "2027-01-01"', 1)
+    )
+    assert registry.load_rulebook(factory, newer, "test") is True
+    assert registry.load_rulebook(factory, newer, "test") is False
+    versions = [v for v, _effective, _loaded in registry.rulebook_versions(factory)]
+    assert versions == ["2026.1", "2026.2"]

@@ -67,6 +67,24 @@ def rulebook_check(file: Path) -> None:
     )
 
 
+@rulebook_app.command("load")
+def rulebook_load(file: Path) -> None:
+    """Load a new rulebook version; it applies from its effective date, older ones stay."""
+    rulebook = registry.read_rulebook(file)
+    loaded = registry.load_rulebook(open_registry(Settings()), rulebook, "cli")
+    state = "loaded" if loaded else "already loaded"
+    out.print(f"rulebook {rulebook.version} (effective {rulebook.effective_from}) {state}")
+
+
+@rulebook_app.command("versions")
+def rulebook_versions() -> None:
+    """List every loaded rulebook version with its effective date."""
+    table = Table("version", "effective from", "loaded at")
+    for version, effective, loaded in registry.rulebook_versions(open_registry(Settings())):
+        table.add_row(version, effective.isoformat(), loaded.isoformat(timespec="seconds"))
+    out.print(table)
+
+
 @rulebook_app.command("diff")
 def rulebook_diff(
     old: Annotated[Path, typer.Argument(help="The rulebook in force (TOML file)")],

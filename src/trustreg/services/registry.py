@@ -35,20 +35,35 @@ def read_rulebook(path: Path) -> Rulebook:
 def initialise(engine: Engine, rulebook_path: Path) -> sessionmaker[Session]:
     """Migrate the schema and load the rulebook; safe to run again."""
     migrate(engine)
-    rulebook = read_rulebook(rulebook_path)
     factory = session_factory(engine)
+    load_rulebook(factory, read_rulebook(rulebook_path), "system")
+    return factory
+
+
+def load_rulebook(factory: sessionmaker[Session], rulebook: Rulebook, actor: str) -> bool:
+    """Store a new rulebook version (kept for ever); False if it was loaded already."""
     with transaction(factory) as session:
         now = datetime.now(UTC)
-        if writes.load_rulebook(session, rulebook, now):
+        loaded = writes.load_rulebook(session, rulebook, now)
+        if loaded:
             writes.append_audit(
                 session,
-                "system",
+                actor,
                 "rulebook.load",
                 f"rulebook:{rulebook.version}",
-                {"record_types": sorted(rulebook.record_types)},
+                {
+                    "record_types": sorted(rulebook.record_types),
+                    "effective_from": rulebook.effective_from.isoformat(),
+                },
                 now,
             )
-    return factory
+    return loaded
+
+
+def rulebook_versions(factory: sessionmaker[Session]) -> list[tuple[str, date, datetime]]:
+    """Every loaded version: (version, effective from, loaded at), oldest first."""
+    with transaction(factory) as session:
+        return queries.rulebook_versions(session)
 
 
 def validation_context(session: Session, today: date, max_name_chars: int) -> ValidationContext:

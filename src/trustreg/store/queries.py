@@ -38,6 +38,15 @@ def rulebook_in_force(session: Session, on: date) -> core_rulebook.Rulebook:
     return core_rulebook.parse_rulebook_cached(chosen[1])
 
 
+def rulebook_versions(session: Session) -> list[tuple[str, date, datetime]]:
+    rows = session.execute(
+        select(
+            RulebookVersion.version, RulebookVersion.effective_from, RulebookVersion.loaded_at
+        ).order_by(RulebookVersion.effective_from, RulebookVersion.id)
+    ).all()
+    return [(version, effective, loaded) for version, effective, loaded in rows]
+
+
 def rulebook_version(session: Session, version: str) -> core_rulebook.Rulebook:
     text = session.scalar(
         select(RulebookVersion.source_text).where(RulebookVersion.version == version)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from trustreg.core import rulebook as core_rulebook
 from trustreg.core.identifiers import Identifier as IdentifierValue
+from trustreg.errors import Conflict
 from trustreg.store.bulk import bulk_insert
 from trustreg.store.models import (
     AuditEntry,
@@ -45,27 +46,32 @@ AUDIT_LOCK_KEY = 7311  # any constant: the advisory lock that serialises the aud
 
 
 def load_rulebook(session: Session, rulebook: core_rulebook.Rulebook, now: datetime) -> bool:
-    """Store a rulebook version and make its record types current; False if already loaded."""
+    """Store a new rulebook version; False if this exact version is already loaded.
+
+    A loaded version is never changed: the same version number with other content is
+    refused, so every past assessment can be reproduced under the rules it used.
+    """
     digest = hashlib.sha256(rulebook.source_text.encode()).hexdigest()
     existing = session.scalar(
         select(RulebookVersion).where(RulebookVersion.version == rulebook.version)
     )
-    if existing is not None and existing.source_sha256 == digest:
-        return False
-    if existing is None:
-        session.add(
-            RulebookVersion(
-                version=rulebook.version,
-                name=rulebook.name,
-                effective_from=rulebook.effective_from,
-                source_sha256=digest,
-                source_text=rulebook.source_text,
-                loaded_at=now,
-            )
+    if existing is not None:
+        if existing.source_sha256 == digest:
+            return False
+        raise Conflict(
+            f"rulebook version {rulebook.version} is already loaded with other content; "
+            "give the changed rulebook a new version and effective date"
         )
-    else:
-        existing.source_sha256, existing.source_text = digest, rulebook.source_text
-        existing.loaded_at = now
+    session.add(
+        RulebookVersion(
+            version=rulebook.version,
+            name=rulebook.name,
+            effective_from=rulebook.effective_from,
+            source_sha256=digest,
+            source_text=rulebook.source_text,
+            loaded_at=now,
+        )
+    )
     for rule in rulebook.record_types.values():
         columns = [c.name for c in _table(RecordType).columns if c.name != "rulebook_version"]
         values = {name: getattr(rule, name) for name in columns}
