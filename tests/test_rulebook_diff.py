@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.feeds import REGULATOR, add_authorities, record_row, run_import, write_csv
