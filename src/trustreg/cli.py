@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -287,6 +287,52 @@ def maintain() -> None:
     out.print(
         f"maintain: {report.subjects} subjects re-evaluated, {report.expired} records expired"
     )
+
+
+@app.command()
+def rate(
+    everyone: Annotated[bool, typer.Option("--all", help="Re-evaluate every subject")] = False,
+    as_of: Annotated[str | None, typer.Option(help="Evaluate on this day (default: today)")] = None,
+    rulebook: Annotated[
+        str | None, typer.Option(help="Rulebook version (default: the one in force then)")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Also write subject_id, points, grade, lists as Parquet")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Processes (default: cores)")] = None,
+) -> None:
+    """Re-evaluate the whole registry in a batch (DuckDB over a snapshot, all cores)."""
+    from trustreg.batch.rate import rate_all
+    from trustreg.store import queries
+    from trustreg.store.db import transaction
+
+    if not everyone:
+        raise ValidationError("--all", "say --all: the batch re-evaluates every subject")
+    factory = open_registry(Settings())
+    day = _parse_day(as_of, "--as-of") or datetime.now(UTC).date()
+    with transaction(factory) as session:
+        chosen = (
+            queries.rulebook_version(session, rulebook)
+            if rulebook
+            else queries.rulebook_in_force(session, day)
+        )
+    summary = rate_all(factory.kw["bind"], chosen, day, output, workers)
+    out.print(
+        f"rated {summary.subjects:,} subjects ({summary.records:,} records) as of "
+        f"{summary.as_of} under rulebook {summary.rulebook_version} in {summary.seconds:.1f} s",
+        highlight=False,
+    )
+    out.print(
+        "grades: " + ", ".join(f"{g} {n:,}" for g, n in sorted(summary.grades.items())),
+        highlight=False,
+    )
+    if summary.lists:
+        out.print(
+            "lists: " + ", ".join(f"{c} {n:,}" for c, n in sorted(summary.lists.items())),
+            highlight=False,
+        )
+    if output:
+        out.print(f"written: {output}")
 
 
 @app.command()
