@@ -55,32 +55,52 @@ class SubjectRange:
     count: int
 
 
-def resolve_facts(con: duckdb.DuckDBPyConnection, versions: Path, facts: Path, as_of: date) -> int:
-    """Write each record's facts on ``as_of`` to ``facts``; return how many records."""
-    order = "{'at': changed_at, 'entry': entry_id}"
-    sql = f"""
-COPY (
-    SELECT subject_id, record_id, content.record_type AS record_type,
-           content.effective_from AS effective_from,
-           coalesce(state.status, 'active') AS status, state.status_since AS status_since,
-           reference
-    FROM (
-        SELECT record_id,
-               any_value(subject_id) AS subject_id,
-               any_value(reference) AS reference,
-               arg_max({{'record_type': record_type, 'effective_from': effective_from}},
-                       {order}) AS content,
-               arg_max({{'status': status, 'status_since': status_since}}, {order})
-                   FILTER (WHERE status_since <= {sql_date(as_of)}) AS state
-        FROM read_parquet({sql_path(versions)})
-        GROUP BY record_id
+def horizon_days(rule: RecordType) -> int:
+    """Days after ``effective_from`` by which every period of the type has ended."""
+    return max([rule.publicity_days, *(e.listing_days for e in rule.list_effects)])
+
+
+def resolve_facts(
+    con: duckdb.DuckDBPyConnection, versions: Path, facts: Path, rulebook: Rulebook, as_of: date
+) -> int:
+    """Write the facts on ``as_of`` that can matter to ``facts``; return how many records
+    the snapshot holds."""
+    order = "{'at': CAST(changed_at AS TIMESTAMP), 'entry': entry_id}"
+    on = sql_date(as_of)
+    resolve = f"""
+CREATE OR REPLACE TEMP TABLE facts AS
+SELECT subject_id, record_id, content.record_type AS record_type,
+       content.effective_from AS effective_from,
+       coalesce(state.status, 'active') AS status, state.status_since AS status_since,
+       reference
+FROM (
+    SELECT record_id,
+           any_value(subject_id) AS subject_id,
+           any_value(reference) AS reference,
+           arg_max({{'record_type': record_type,
+                     'effective_from': CAST(effective_from AS DATE)}}, {order}) AS content,
+           arg_max({{'status': status, 'status_since': CAST(status_since AS DATE)}}, {order})
+               FILTER (WHERE CAST(status_since AS DATE) <= {on}) AS state
+    FROM read_parquet({sql_path(versions)})
+    GROUP BY record_id
+)
+"""
+    duck(con, "resolve facts", resolve)
+    row = duck(con, "count records", "SELECT count(*) FROM facts").fetchone()
+    horizons = ", ".join(
+        f"({sql_text(code)}, {horizon_days(rule)})" for code, rule in rulebook.record_types.items()
     )
+    void = ", ".join(sql_text(status) for status in sorted(VOID_STATUSES))
+    write = f"""
+COPY (
+    SELECT facts.*
+    FROM facts JOIN (VALUES {horizons}) AS rules(record_type, horizon_days) USING (record_type)
+    WHERE facts.status NOT IN ({void})
+      AND facts.effective_from + rules.horizon_days > {on}
     ORDER BY subject_id, record_id
 ) TO {sql_path(facts)} (FORMAT parquet, ROW_GROUP_SIZE {FACTS_ROW_GROUP})
 """
-    duck(con, "resolve facts", sql)
-    count_sql = f"SELECT count(*) FROM read_parquet({sql_path(facts)})"
-    row = duck(con, "count facts", count_sql).fetchone()
+    duck(con, "write facts", write)
     return int(row[0]) if row else 0
 
 

@@ -76,6 +76,8 @@ class RateSummary:
     as_of: date
     entries_opened: int = 0
     entries_closed: int = 0
+    # Seconds spent in each step: snapshot, resolve facts, evaluate and write.
+    steps: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -121,11 +123,13 @@ def rate_all(
     ):
         folder = Path(tmp)
         snapshot = take_snapshot(engine, folder)
+        steps = {"snapshot": time.perf_counter() - started}
         facts = folder / "facts.parquet"
         with _duckdb(folder, workers) as con:
             records = resolve_facts(con, snapshot.versions, facts, rulebook, as_of)
             per_range = _per_range(snapshot.subject_rows, workers)
             ranges = subject_ranges(con, snapshot.subjects, per_range)
+        steps["resolve facts"] = time.perf_counter() - started - sum(steps.values())
         tasks = [
             RangeTask(r, facts, snapshot.subjects, rulebook.source_text, as_of) for r in ranges
         ]
@@ -138,6 +142,7 @@ def rate_all(
                 tally.add(result, changes)
                 if progress is not None:
                     progress(tally.subjects, snapshot.subject_rows)
+        steps["evaluate and write"] = time.perf_counter() - started - sum(steps.values())
     return RateSummary(
         subjects=tally.subjects,
         records=records,
@@ -148,6 +153,7 @@ def rate_all(
         as_of=as_of,
         entries_opened=tally.opened,
         entries_closed=tally.closed,
+        steps=steps,
     )
 
 

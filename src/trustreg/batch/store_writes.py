@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, delete, select, true, update
+from sqlalchemy import ColumnElement, String, Table, and_, delete, select, true, update
+from sqlalchemy import cast as sa_cast
 from sqlalchemy.orm import Session
 
 from trustreg.batch.worker import MembershipRow
@@ -59,19 +60,22 @@ def sync_list_entries(
     open entry with the same key (none should exist) is ended too.
     """
     wanted = {(s, code, entered): (exit_on, ids) for s, code, entered, exit_on, ids in held}
-    stored = session.execute(
+    table = cast(Table, ListEntry.__table__)
+    # Core, not the ORM, and the record ids as their JSON text: ranges of a nation hold
+    # hundreds of thousands of open entries, and only the changed ones need more.
+    stored = session.connection().execute(
         select(
-            ListEntry.id,
-            ListEntry.subject_id,
-            ListEntry.list_code,
-            ListEntry.entered_on,
-            ListEntry.scheduled_exit,
-            ListEntry.record_ids,
-            ListEntry.rulebook_version,
+            table.c.id,
+            table.c.subject_id,
+            table.c.list_code,
+            table.c.entered_on,
+            table.c.scheduled_exit,
+            sa_cast(table.c.record_ids, String),
+            table.c.rulebook_version,
         )
-        .where(ListEntry.ended_on.is_(None), _in_range(ListEntry.subject_id, low, high))
-        .order_by(ListEntry.id)
-    ).all()
+        .where(table.c.ended_on.is_(None), _in_range(table.c.subject_id, low, high))
+        .order_by(table.c.id)
+    )
     seen: set[tuple[int, str, date]] = set()
     ended: list[dict[str, Any]] = []
     refreshed: list[dict[str, Any]] = []
@@ -82,12 +86,12 @@ def sync_list_entries(
             continue
         seen.add(key)
         new_exit, new_ids = wanted[key]
-        if (exit_on, list(record_ids), version) != (new_exit, list(new_ids), rulebook_version):
+        if (exit_on, record_ids, version) != (new_exit, new_ids, rulebook_version):
             refreshed.append(
                 {
                     "id": entry_id,
                     "scheduled_exit": new_exit,
-                    "record_ids": list(new_ids),
+                    "record_ids": json.loads(new_ids),
                     "rulebook_version": rulebook_version,
                 }
             )
@@ -101,7 +105,7 @@ def sync_list_entries(
             "entered_on": entered,
             "scheduled_exit": exit_on,
             "ended_on": None,
-            "record_ids": json.dumps(list(ids)),
+            "record_ids": ids,
             "rulebook_version": rulebook_version,
         }
         for (subject_id, code, entered), (exit_on, ids) in wanted.items()

@@ -23,8 +23,8 @@ from trustreg.core.rulebook import parse_rulebook_cached
 
 # subject_id, points, grade, lists (JSON text), explanation (JSON text), next_change
 AssessmentRow = tuple[int, int, str, str, str, date | None]
-# subject_id, list_code, entered_on, scheduled_exit, record_ids
-MembershipRow = tuple[int, str, date, date, tuple[int, ...]]
+# subject_id, list_code, entered_on, scheduled_exit, record_ids (JSON text)
+MembershipRow = tuple[int, str, date, date, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +77,7 @@ def evaluate_range(task: RangeTask) -> RangeResult:
         )
         lists.append(codes)
         memberships.extend(
-            (subject_id, m.list_code, m.entered_on, m.scheduled_exit, m.record_ids)
+            (subject_id, m.list_code, m.entered_on, m.scheduled_exit, json.dumps(m.record_ids))
             for m in assessment.lists
         )
     return RangeResult(span, assessments, lists, memberships, facts_table.num_rows)

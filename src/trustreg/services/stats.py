@@ -20,8 +20,16 @@ def registry_counts(
             "subjects": queries.count_rows(session, Subject),
             "records": queries.count_rows(session, Record),
         }
+        subjects = queries.recent_subjects(session, recent)
+        grades = queries.grades(session, [s.id for s in subjects])
         newest = [
-            {"id": s.id, "name": s.display_name, "kind": s.kind, "region": s.region or ""}
-            for s in queries.recent_subjects(session, recent)
+            {
+                "id": s.id,
+                "name": s.display_name,
+                "kind": s.kind,
+                "region": s.region or "",
+                "grade": grades.get(s.id, ""),
+            }
+            for s in subjects
         ]
     return counts, newest

@@ -12,6 +12,7 @@ from trustreg.core import rulebook as core_rulebook
 from trustreg.core.identifiers import Identifier as IdentifierValue
 from trustreg.errors import NotFound
 from trustreg.store.models import (
+    Assessment,
     AuditEntry,
     Authority,
     AuthorityRecordType,
@@ -133,3 +134,13 @@ def audit_entries(session: Session) -> Sequence[AuditEntry]:
 
 def count_rows(session: Session, model: type[Subject] | type[Record]) -> int:
     return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def grades(session: Session, subject_ids: list[int]) -> dict[int, str]:
+    """The stored grade of each of these subjects that has one."""
+    rows = session.execute(
+        select(Assessment.subject_id, Assessment.grade).where(
+            Assessment.subject_id.in_(subject_ids)
+        )
+    )
+    return {subject_id: grade for subject_id, grade in rows}
