@@ -143,4 +143,4 @@ def grades(session: Session, subject_ids: list[int]) -> dict[int, str]:
             Assessment.subject_id.in_(subject_ids)
         )
     )
-    return {subject_id: grade for subject_id, grade in rows}
+    return {row[0]: row[1] for row in rows}
