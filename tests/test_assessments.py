@@ -143,3 +143,27 @@ def test_assessment_endpoint(client: TestClient, tmp_path: Path) -> None:
     assert future.headers["content-type"].startswith("application/problem+json")
     assert client.get(url, params={"rulebook": "1999.9"}).status_code == 404
     assert COURT in {r["authority"] for r in subject["records"]}
+
+
+def test_current_facts_equal_the_facts_known_now(
+    factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """The fast read used to keep assessments current gives what the versions give."""
+    from trustreg.core.rating import facts_as_known
+    from trustreg.store import assessments as store
+
+    add_authorities(factory)
+    rows = [judgment(n, TODAY - timedelta(days=100 * n)) for n in range(1, 10)]
+    run_import(factory, "records", write_csv(tmp_path / "a.csv", rows))
+    changed = [dict(rows[2], status="satisfied"), dict(rows[4], amount="1.00")]
+    run_import(factory, "records", write_csv(tmp_path / "b.csv", changed))
+    assessments.maintain(factory)
+    with transaction(factory) as session:
+        ids = store.all_subject_ids(session)
+        current = store.current_facts(session, ids)
+        versions = store.record_versions(session, ids)
+    for subject_id in ids:
+        known = facts_as_known(versions[subject_id], TODAY)
+        assert sorted(current[subject_id], key=lambda f: f.id) == sorted(known, key=lambda f: f.id)
+    # The satisfied judgment stopped being published when satisfied: maintain expired it.
+    assert {f.status for facts in current.values() for f in facts} == {"active", "expired"}

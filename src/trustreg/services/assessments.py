@@ -66,11 +66,11 @@ def refresh(
         return 0
     today = now.date()
     rulebook = queries.rulebook_in_force(session, today)
-    versions = store.record_versions(session, subject_ids)
+    current = store.current_facts(session, subject_ids)
     results = []
     ended: list[tuple[int, date]] = []
     for subject_id in subject_ids:
-        facts = facts_as_known(versions[subject_id], today)
+        facts = current[subject_id]
         overdue = ended_publicity(facts, rulebook, today)
         ended += overdue if expire else []
         assessment = evaluate(subject_id, facts, rulebook, today)
