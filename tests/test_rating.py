@@ -556,3 +556,25 @@ def test_facts_as_known_ignores_the_order_of_versions(
     expected = sorted(facts_as_known(versions, as_of), key=lambda f: f.id)
     assert sorted(facts_as_known(shuffled, as_of), key=lambda f: f.id) == expected
     assert sorted(f.id for f in expected) == sorted(set(record_ids))
+
+
+def test_a_new_decision_extends_a_listing_only_if_extendable() -> None:
+    """While listed, a new extendable decision moves the scheduled exit; another does not."""
+    later = date(2027, 1, 1)
+    records = [fact(1, "judgment_defaulter", MARCH_1), fact(2, "judgment_defaulter", later)]
+    on = date(2027, 6, 1)
+    extended = listed(evaluate(SUBJECT, records, RULEBOOK, on))
+    assert extended[DISHONEST] == (MARCH_1, date(2028, 12, 31), (1, 2))
+
+    text = MODEL.read_text(encoding="utf-8")
+    fixed = text.replace(
+        "listing_days = 730\nexit_when_satisfied = true\nextendable = true",
+        "listing_days = 730\nexit_when_satisfied = true\nextendable = false",
+    )
+    assert fixed != text
+    strict = parse_rulebook(fixed)
+    assert listed(evaluate(SUBJECT, records, strict, on))[DISHONEST] == (
+        MARCH_1,
+        date(2028, 2, 29),
+        (1, 2),
+    )

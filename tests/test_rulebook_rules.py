@@ -285,3 +285,16 @@ def test_a_record_type_defined_twice_is_refused() -> None:
     error = refusal(edited('code = "admin_penalty_general"', 'code = "admin_penalty_minor"'))
     assert error.field == "record_type 'admin_penalty_minor'"
     assert error.reason == "code is defined twice"
+
+
+def test_a_positive_record_type_cannot_indicate_dishonesty() -> None:
+    text = edited(
+        'polarity = "positive"', 'polarity = "positive"\nindicates_dishonesty = true'
+    ).replace(
+        'category = "commendation"\npolarity = "positive"\nsubject_kinds',
+        'category = "commendation"\npolarity = "positive"\nsubject_kinds',
+        1,
+    )
+    error = refusal(text.replace("indicates_dishonesty = false\npoints = 30", "points = 30", 1))
+    assert error.field == "record_type 'taxpayer_a_grade'"
+    assert "positive record type cannot indicate dishonesty" in error.reason

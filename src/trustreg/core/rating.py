@@ -177,7 +177,7 @@ def evaluate(
     start = rulebook.rating.starting_points
     lines = [ExplanationLine(start, "starting points")]
     per_type: dict[str, int] = {}
-    intervals: dict[str, list[tuple[date, date, int]]] = {}
+    intervals: dict[str, list[tuple[date, date, int, bool]]] = {}
     for fact in facts:
         rule = rulebook.record_types.get(fact.record_type)
         if rule is None:
@@ -191,7 +191,7 @@ def evaluate(
             if effect.exit_when_satisfied and fact.status == "satisfied":
                 exit_on = min(exit_on, fact.status_since or fact.effective_from)
             intervals.setdefault(effect.list_code, []).append(
-                (fact.effective_from, exit_on, fact.id)
+                (fact.effective_from, exit_on, fact.id, effect.extendable)
             )
     points = sum(line.points for line in lines)
     return Assessment(
@@ -230,15 +230,19 @@ def _contribution(fact: RecordFact, rule: RecordType, per_type: dict[str, int]) 
 
 
 def _memberships(
-    intervals: dict[str, list[tuple[date, date, int]]], rulebook: Rulebook, as_of: date
+    intervals: dict[str, list[tuple[date, date, int, bool]]], rulebook: Rulebook, as_of: date
 ) -> tuple[ListMembership, ...]:
-    """Merge each list's overlapping listing periods and keep those covering ``as_of``."""
+    """Merge each list's overlapping listing periods and keep those covering ``as_of``.
+
+    A decision made while listed joins the listing; it extends it only if its list
+    effect is ``extendable``.
+    """
     memberships = []
     for code in sorted(intervals):
         chain_start: date | None = None
         chain_end = as_of
         chain_ids: list[int] = []
-        for start, end, record_id in sorted(intervals[code]):
+        for start, end, record_id, extendable in sorted(intervals[code]):
             if start >= end:
                 continue  # satisfied or ended before it began
             if chain_start is None or start > chain_end:
@@ -246,7 +250,7 @@ def _memberships(
                     break
                 chain_start, chain_end, chain_ids = start, end, [record_id]
             else:
-                chain_end = max(chain_end, end)
+                chain_end = max(chain_end, end) if extendable else chain_end
                 chain_ids.append(record_id)
         if chain_start is not None and chain_start <= as_of < chain_end:
             listed = rulebook.lists[code]

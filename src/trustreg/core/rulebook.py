@@ -249,6 +249,8 @@ def _record_type(
     _refuse_protected(where, code, category)
     polarity = rf.choice(entry, "polarity", POLARITIES, where)
     dishonesty = rf.flag(entry, "indicates_dishonesty", where, default=polarity == "negative")
+    if dishonesty and polarity == "positive":
+        raise RulebookError(where, "a positive record type cannot indicate dishonesty")
     points, cap = _points(entry, where, polarity)
     return RecordType(
         code=code,
