@@ -65,7 +65,6 @@ def resolve_facts(
 ) -> int:
     """Write the facts on ``as_of`` that can matter to ``facts``; return how many records
     the snapshot holds."""
-    order = "{'at': CAST(changed_at AS TIMESTAMP), 'entry': entry_id}"
     on = sql_date(as_of)
     resolve = f"""
 CREATE OR REPLACE TEMP TABLE facts AS
@@ -77,11 +76,17 @@ FROM (
     SELECT record_id,
            any_value(subject_id) AS subject_id,
            any_value(reference) AS reference,
-           arg_max({{'record_type': record_type,
-                     'effective_from': CAST(effective_from AS DATE)}}, {order}) AS content,
-           arg_max({{'status': status, 'status_since': CAST(status_since AS DATE)}}, {order})
-               FILTER (WHERE CAST(status_since AS DATE) <= {on}) AS state
-    FROM read_parquet({sql_path(versions)})
+           arg_max({{'record_type': record_type, 'effective_from': effective_from}},
+                   recorded) AS content,
+           arg_max({{'status': status, 'status_since': status_since}}, recorded)
+               FILTER (WHERE status_since <= {on}) AS state
+    FROM (
+        SELECT record_id, subject_id, reference, record_type, status,
+               CAST(effective_from AS DATE) AS effective_from,
+               CAST(status_since AS DATE) AS status_since,
+               {{'at': CAST(changed_at AS TIMESTAMP), 'entry': entry_id}} AS recorded
+        FROM read_parquet({sql_path(versions / "*.parquet")})
+    )
     GROUP BY record_id
 )
 """
@@ -110,13 +115,13 @@ def subject_ranges(
     """Split the snapshot's subjects, in id order, into ranges of ``per_range`` subjects.
 
     The ranges cover every id from the first subject's to the last one's, gaps included,
-    so writing a range's assessments replaces everything stored for it.
+    so bringing a range's open list entries up to date leaves none behind.
     """
     sql = f"""
 SELECT min(subject_id) AS low, max(subject_id) AS last, count(*) AS subjects
 FROM (
     SELECT subject_id, (row_number() OVER (ORDER BY subject_id) - 1) // {int(per_range)} AS part
-    FROM read_parquet({sql_path(subjects)})
+    FROM read_parquet({sql_path(subjects / "*.parquet")})
 )
 GROUP BY part
 ORDER BY part

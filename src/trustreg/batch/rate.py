@@ -1,19 +1,21 @@
 """Re-rating every subject: ``trustreg rate --all`` after a rulebook change or a restore.
 
-The job runs in four steps over one snapshot of the store, all with the core's own
+The job runs in three steps over one snapshot of the store, all with the core's own
 functions, so a subject's batch assessment is the one the web app shows for it:
 
 1. **snapshot** (``batch.snapshot``): every record version and every subject id,
-   streamed from the serving store into Parquet in a temporary folder;
+   copied from the serving store into Parquet in a temporary folder by parallel
+   readers that all see one state of the store;
 2. **resolve facts** (``batch.facts``, DuckDB): each record's facts as of the date,
    the rule of ``core.rating.facts_as_known`` in SQL, sorted by subject;
-3. **evaluate** (``batch.worker``): contiguous subject-id ranges, in parallel worker
-   processes, each calling ``core.rating.evaluate`` for every subject of its range;
-4. **write back** (``batch.store_writes``): one transaction per range replaces the
-   range's assessments and brings its open list entries up to date; optionally the
-   results also go to a Parquet file (``subject_id, points, grade, lists``).
+3. **evaluate and write** (``batch.worker``): contiguous subject-id ranges, in
+   parallel worker processes, each calling ``core.rating.evaluate`` for every subject
+   of its range and then, in one transaction, replacing the range's assessments and
+   bringing its open list entries up to date (``batch.store_writes``).
 
-Every DuckDB failure is a :class:`BatchError` naming the step and showing the SQL.
+With ``output`` the results also go to a Parquet file (``subject_id, points, grade,
+lists``). Every DuckDB failure is a :class:`BatchError` naming the step and showing
+the SQL.
 """
 
 from __future__ import annotations
@@ -23,27 +25,27 @@ import multiprocessing
 import os
 import tempfile
 import time
-from collections import Counter, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from multiprocessing.pool import AsyncResult, Pool
+from multiprocessing.pool import Pool
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
-from trustreg.batch import store_writes
 from trustreg.batch.facts import resolve_facts, subject_ranges
-from trustreg.batch.snapshot import take_snapshot
-from trustreg.batch.steps import BatchError
-from trustreg.batch.worker import RangeResult, RangeTask, evaluate_range
+from trustreg.batch.process import init_worker
+from trustreg.batch.snapshot import Snapshot, take_snapshot
+from trustreg.batch.steps import BatchError, guarded
+from trustreg.batch.worker import OutputRow, RangeOutcome, RangeTask, evaluate_range
 from trustreg.core.rulebook import Rulebook
-from trustreg.store.db import background_checkpoints, session_factory, transaction
+from trustreg.errors import TrustRegError
+from trustreg.store.db import background_checkpoints
 
 __all__ = ["OUTPUT_SCHEMA", "BatchError", "RateSummary", "rate_all"]
 
@@ -51,6 +53,9 @@ __all__ = ["OUTPUT_SCHEMA", "BatchError", "RateSummary", "rate_all"]
 # small enough that the workers share the work evenly and memory stays flat.
 RANGE_SUBJECTS = 10_000
 RANGES_PER_WORKER = 4  # at least, so no worker waits long for the last range
+# DuckDB spills to the temporary folder beyond this, so the job's memory stays bounded
+# however large the registry (5 million records need about 3 GB to run without spilling).
+DUCKDB_MEMORY = "4GB"
 # "spawn" starts clean interpreters: no copy of the parent's engine, pool or threads.
 START_METHOD = "spawn"
 OUTPUT_SCHEMA = pa.schema(
@@ -83,19 +88,17 @@ class RateSummary:
 @dataclass
 class _Tally:
     subjects: int = 0
-    facts: int = 0
     grades: Counter[str] = field(default_factory=Counter)
     lists: Counter[str] = field(default_factory=Counter)
     opened: int = 0
     closed: int = 0
 
-    def add(self, result: RangeResult, changes: store_writes.EntryChanges) -> None:
-        self.subjects += len(result.assessments)
-        self.facts += result.facts
-        self.grades.update(row[2] for row in result.assessments)
-        self.lists.update(code for codes in result.lists for code in codes)
-        self.opened += changes.opened
-        self.closed += changes.closed
+    def add(self, outcome: RangeOutcome) -> None:
+        self.subjects += outcome.assessed
+        self.grades.update(outcome.grades)
+        self.lists.update(outcome.lists)
+        self.opened += outcome.entries.opened
+        self.closed += outcome.entries.closed
 
 
 def rate_all(
@@ -108,41 +111,33 @@ def rate_all(
 ) -> RateSummary:
     """Re-evaluate every subject on ``as_of`` under ``rulebook`` and store the results.
 
-    Replaces every stored assessment of the subjects in the snapshot, ends the list
+    Replaces the stored assessment of every subject in the snapshot, ends the list
     entries no longer held and opens the new ones. With ``output``, also writes a
-    Parquet file of ``subject_id, points, grade, lists``. ``workers`` processes
-    evaluate (default: one per core); ``progress(done, total)`` is called as subjects
-    are written. Raises BatchError when a DuckDB step fails.
+    Parquet file of ``subject_id, points, grade, lists``. ``workers`` processes read,
+    evaluate and write (default: one per core); ``progress(done, total)`` is called as
+    subjects are stored. Raises BatchError when a step fails.
     """
     started = time.perf_counter()
     workers = max(1, workers or os.cpu_count() or 1)
-    computed_at = datetime.now(UTC)
+    if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
+        raise TrustRegError("rating everyone needs a store in a file or on a server")
+    context = multiprocessing.get_context(START_METHOD)
+    joined = context.Semaphore(0)
+    # The workers open the store themselves (they write to it), password and all.
+    url = engine.url.render_as_string(hide_password=False)
+    steps: dict[str, float] = {}
     with (
         tempfile.TemporaryDirectory(prefix="trustreg-rate-") as tmp,
-        multiprocessing.get_context(START_METHOD).Pool(workers) as pool,  # starts meanwhile
+        # Started first: the workers start up while the parent holds the snapshot state.
+        context.Pool(workers, initializer=init_worker, initargs=(joined, url)) as pool,
     ):
         folder = Path(tmp)
-        snapshot = take_snapshot(engine, folder)
-        steps = {"snapshot": time.perf_counter() - started}
-        facts = folder / "facts.parquet"
-        with _duckdb(folder, workers) as con:
-            records = resolve_facts(con, snapshot.versions, facts, rulebook, as_of)
-            per_range = _per_range(snapshot.subject_rows, workers)
-            ranges = subject_ranges(con, snapshot.subjects, per_range)
-        steps["resolve facts"] = time.perf_counter() - started - sum(steps.values())
-        tasks = [
-            RangeTask(r, facts, snapshot.subjects, rulebook.source_text, as_of) for r in ranges
-        ]
-        tally = _Tally()
-        factory = session_factory(engine)
-        with _output(output) as write_output, background_checkpoints(engine):
-            for result in _evaluated(pool, tasks, window=2 * workers):
-                changes = _store(factory, result, as_of, rulebook.version, computed_at)
-                write_output(result)
-                tally.add(result, changes)
-                if progress is not None:
-                    progress(tally.subjects, snapshot.subject_rows)
-        steps["evaluate and write"] = time.perf_counter() - started - sum(steps.values())
+        with _timed(steps, "snapshot"):
+            snapshot = take_snapshot(engine, folder, pool, joined, readers=workers)
+        with _timed(steps, "resolve facts"):
+            records, tasks = _plan(folder, snapshot, rulebook, as_of, workers, bool(output))
+        with _timed(steps, "evaluate and write"):
+            tally = _evaluate(engine, pool, tasks, output, progress, snapshot.subject_rows)
     return RateSummary(
         subjects=tally.subjects,
         records=records,
@@ -157,77 +152,83 @@ def rate_all(
     )
 
 
+def _plan(
+    folder: Path, snapshot: Snapshot, rulebook: Rulebook, as_of: date, workers: int, output: bool
+) -> tuple[int, list[RangeTask]]:
+    """Resolve the facts; return how many records there are and one task per range."""
+    facts = folder / "facts.parquet"
+    with _duckdb(folder, workers) as con:
+        records = resolve_facts(con, snapshot.versions, facts, rulebook, as_of)
+        per_range = _per_range(snapshot.subject_rows, workers)
+        ranges = subject_ranges(con, snapshot.subjects, per_range)
+    computed_at = datetime.now(UTC)
+    text = rulebook.source_text
+    return records, [
+        RangeTask(r, facts, snapshot.subjects, text, as_of, computed_at, output) for r in ranges
+    ]
+
+
+def _evaluate(
+    engine: Engine,
+    pool: Pool,
+    tasks: list[RangeTask],
+    output: Path | None,
+    progress: Callable[[int, int], None] | None,
+    total: int,
+) -> _Tally:
+    """Run the ranges in the workers; tally their outcomes, write the Parquet output."""
+    tally = _Tally()
+    # The workers write; on SQLite the parent copies the log into the database meanwhile.
+    with _output(output) as write_output, background_checkpoints(engine):
+        for outcome in pool.imap(evaluate_range, tasks):
+            tally.add(outcome)
+            write_output(outcome.output)
+            if progress is not None:
+                progress(tally.subjects, total)
+    return tally
+
+
 def _per_range(subjects: int, workers: int) -> int:
     return max(1, min(RANGE_SUBJECTS, math.ceil(subjects / (workers * RANGES_PER_WORKER))))
 
 
 @contextmanager
+def _timed(steps: dict[str, float], step: str) -> Iterator[None]:
+    started = time.perf_counter()
+    yield
+    steps[step] = time.perf_counter() - started
+
+
+@contextmanager
 def _duckdb(folder: Path, threads: int) -> Iterator[duckdb.DuckDBPyConnection]:
-    config = {"threads": threads, "temp_directory": str(folder / "duckdb")}
-    con = duckdb.connect(":memory:", config=config)
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "threads": threads,
+        "memory_limit": DUCKDB_MEMORY,
+        "temp_directory": str(folder / "duckdb"),
+    }
+    with guarded("open duckdb", "", duckdb.Error, "duckdb"):
+        con = duckdb.connect(":memory:", config=config)
     try:
         yield con
     finally:
         con.close()
 
 
-def _evaluated(pool: Pool, tasks: Sequence[RangeTask], window: int) -> Iterator[RangeResult]:
-    """Results in range order, with at most ``window`` ranges in flight (flat memory)."""
-    pending: deque[AsyncResult[RangeResult]] = deque()
-    queue = iter(tasks)
-    while True:
-        while len(pending) < window and (task := next(queue, None)) is not None:
-            pending.append(pool.apply_async(evaluate_range, (task,)))
-        if not pending:
-            return
-        yield pending.popleft().get()
-
-
-def _store(
-    factory: sessionmaker[Session],
-    result: RangeResult,
-    as_of: date,
-    version: str,
-    computed_at: datetime,
-) -> store_writes.EntryChanges:
-    """One range in one transaction: its assessments and its open list entries."""
-    span = result.subjects
-    low = None if span.index == 0 else span.low  # the first range also clears any before it
-    rows = [
-        {
-            "subject_id": subject_id,
-            "as_of": as_of,
-            "rulebook_version": version,
-            "points": points,
-            "grade": grade,
-            "lists": lists,
-            "explanation": explanation,
-            "computed_at": computed_at,
-            "next_change": next_change,
-        }
-        for subject_id, points, grade, lists, explanation, next_change in result.assessments
-    ]
-    with transaction(factory) as session:
-        store_writes.replace_assessments(session, low, span.high, rows)
-        return store_writes.sync_list_entries(
-            session, low, span.high, result.memberships, as_of, version
-        )
-
-
 @contextmanager
-def _output(path: Path | None) -> Iterator[Callable[[RangeResult], None]]:
+def _output(path: Path | None) -> Iterator[Callable[[list[OutputRow]], None]]:
     """A Parquet writer of the results, renamed into place only when all are written."""
     if path is None:
-        yield lambda _result: None
+        yield lambda _rows: None
         return
     partial = path.with_name(f".{path.name}.partial")
     writer = pq.ParquetWriter(partial, OUTPUT_SCHEMA, compression="zstd")
 
-    def write(result: RangeResult) -> None:
-        subject_ids, points, grades, *_ = zip(*result.assessments, strict=True)
-        columns = (subject_ids, points, grades, [list(codes) for codes in result.lists])
-        arrays = [pa.array(c, f.type) for c, f in zip(columns, OUTPUT_SCHEMA, strict=True)]
-        writer.write_table(pa.table(arrays, schema=OUTPUT_SCHEMA))
+    def write(rows: list[OutputRow]) -> None:
+        if rows:
+            subject_ids, points, grades, lists = zip(*rows, strict=True)
+            columns = (subject_ids, points, grades, [list(codes) for codes in lists])
+            arrays = [pa.array(c, f.type) for c, f in zip(columns, OUTPUT_SCHEMA, strict=True)]
+            writer.write_table(pa.table(arrays, schema=OUTPUT_SCHEMA))
 
     try:
         yield write

@@ -30,10 +30,16 @@ class BatchError(TrustRegError):
     title = "Batch step failed"
 
     def __init__(self, step: str, sql: str, cause: str, engine: str = "duckdb") -> None:
-        super().__init__(f"batch step '{step}' failed ({engine}): {cause}\n-- SQL:\n{sql.strip()}")
+        shown = f"\n-- SQL:\n{sql.strip()}" if sql.strip() else ""
+        super().__init__(f"batch step '{step}' failed ({engine}): {cause}{shown}")
         self.step = step
         self.sql = sql
+        self.cause = cause
         self.engine = engine
+
+    def __reduce__(self) -> tuple[type[BatchError], tuple[str, str, str, str]]:
+        # Raised in a worker process, it travels to the parent pickled.
+        return BatchError, (self.step, self.sql, self.cause, self.engine)
 
 
 def duck(

@@ -2,39 +2,35 @@
 
 These belong with the store's other writes (``store/``) and can move there; they live
 here for now so the batch job is one package. Each function works in the caller's
-transaction; the job commits one range at a time, so a reader never sees a subject
-without an assessment, and a failed run leaves whole ranges old or new.
+transaction; the job commits one range at a time, so a failed run leaves whole ranges
+old or new, never a subject half-written.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, String, Table, and_, delete, select, true, update
+from sqlalchemy import String, Table, select, update
 from sqlalchemy import cast as sa_cast
 from sqlalchemy.orm import Session
 
-from trustreg.batch.worker import MembershipRow
 from trustreg.store.bulk import bulk_insert
 from trustreg.store.models import Assessment, ListEntry
 
-
-def _in_range(column: Any, low: int | None, high: int) -> ColumnElement[bool]:
-    lower = column >= low if low is not None else true()
-    return and_(lower, column <= high)
+# subject_id, list_code, entered_on, scheduled_exit, record_ids (JSON text)
+MembershipRow = tuple[int, str, date, date, str]
 
 
-def replace_assessments(
-    session: Session, low: int | None, high: int, rows: Sequence[Mapping[str, Any]]
-) -> None:
-    """Replace the assessments of subject ids ``low`` (None: from the first) to ``high``."""
-    table = cast(Table, Assessment.__table__)
-    session.execute(delete(table).where(_in_range(table.c.subject_id, low, high)))
-    bulk_insert(session, table, rows)
+def replace_assessments(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Store these assessments, each replacing its subject's (one upsert).
+
+    Every column is written, the explanation too: none of the old row is left.
+    """
+    bulk_insert(session, cast(Table, Assessment.__table__), rows, upsert_key="subject_id")
 
 
 @dataclass
@@ -46,7 +42,7 @@ class EntryChanges:
 
 def sync_list_entries(
     session: Session,
-    low: int | None,
+    low: int,
     high: int,
     held: Sequence[MembershipRow],
     as_of: date,
@@ -60,26 +56,12 @@ def sync_list_entries(
     open entry with the same key (none should exist) is ended too.
     """
     wanted = {(s, code, entered): (exit_on, ids) for s, code, entered, exit_on, ids in held}
-    table = cast(Table, ListEntry.__table__)
-    # Core, not the ORM, and the record ids as their JSON text: ranges of a nation hold
-    # hundreds of thousands of open entries, and only the changed ones need more.
-    stored = session.connection().execute(
-        select(
-            table.c.id,
-            table.c.subject_id,
-            table.c.list_code,
-            table.c.entered_on,
-            table.c.scheduled_exit,
-            sa_cast(table.c.record_ids, String),
-            table.c.rulebook_version,
-        )
-        .where(table.c.ended_on.is_(None), _in_range(table.c.subject_id, low, high))
-        .order_by(table.c.id)
-    )
     seen: set[tuple[int, str, date]] = set()
     ended: list[dict[str, Any]] = []
     refreshed: list[dict[str, Any]] = []
-    for entry_id, subject_id, code, entered, exit_on, record_ids, version in stored:
+    for entry_id, subject_id, code, entered, exit_on, record_ids, version in _open_entries(
+        session, low, high
+    ):
         key = (subject_id, code, entered)
         if key not in wanted or key in seen:
             ended.append({"id": entry_id, "ended_on": as_of})
@@ -88,28 +70,44 @@ def sync_list_entries(
         new_exit, new_ids = wanted[key]
         if (exit_on, record_ids, version) != (new_exit, new_ids, rulebook_version):
             refreshed.append(
-                {
-                    "id": entry_id,
-                    "scheduled_exit": new_exit,
-                    "record_ids": json.loads(new_ids),
-                    "rulebook_version": rulebook_version,
-                }
+                {"id": entry_id, "scheduled_exit": new_exit, "record_ids": json.loads(new_ids)}
+                | {"rulebook_version": rulebook_version}
             )
-    for batch in (ended, refreshed):
-        if batch:
-            session.execute(update(ListEntry), batch)
+    for changes in (ended, refreshed):
+        if changes:
+            session.execute(update(ListEntry), changes)  # by primary key, one executemany
     new = [
-        {
-            "subject_id": subject_id,
-            "list_code": code,
-            "entered_on": entered,
-            "scheduled_exit": exit_on,
-            "ended_on": None,
-            "record_ids": ids,
-            "rulebook_version": rulebook_version,
-        }
+        {"subject_id": subject_id, "list_code": code, "entered_on": entered}
+        | {"scheduled_exit": exit_on, "ended_on": None, "record_ids": ids}
+        | {"rulebook_version": rulebook_version}
         for (subject_id, code, entered), (exit_on, ids) in wanted.items()
         if (subject_id, code, entered) not in seen
     ]
     bulk_insert(session, cast(Table, ListEntry.__table__), new)
     return EntryChanges(opened=len(new), closed=len(ended), updated=len(refreshed))
+
+
+def _open_entries(session: Session, low: int, high: int) -> Iterable[tuple[Any, ...]]:
+    """The open entries of subjects ``low``..``high``, record ids as their JSON text.
+
+    Core, not the ORM, and no JSON decoding: a nation's ranges hold hundreds of
+    thousands of open entries, and only the few that changed need more.
+    """
+    table = cast(Table, ListEntry.__table__)
+    return (
+        session.connection()
+        .execute(
+            select(
+                table.c.id,
+                table.c.subject_id,
+                table.c.list_code,
+                table.c.entered_on,
+                table.c.scheduled_exit,
+                sa_cast(table.c.record_ids, String),
+                table.c.rulebook_version,
+            )
+            .where(table.c.ended_on.is_(None), table.c.subject_id.between(low, high))
+            .order_by(table.c.id)
+        )
+        .tuples()
+    )

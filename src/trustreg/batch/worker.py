@@ -1,30 +1,36 @@
-"""One subject range evaluated in a worker process, with the core's own functions.
+"""One subject range in a worker process: read its facts, evaluate, store the results.
 
-A worker reads its range's facts from the Parquet file ``batch.facts`` wrote and
-calls :func:`trustreg.core.rating.evaluate` for every subject of the range (subjects
-without records too: they get the starting points and their grade), exactly as the
-web app and the CLI do for one subject. It touches no database: the results go back
-to the parent process, which alone writes to the store.
+A worker reads its range's facts from the Parquet file ``batch.facts`` wrote and calls
+:func:`trustreg.core.rating.evaluate` for every subject of the range (subjects without
+records too: they get the starting points and their grade), exactly as the web app and
+the CLI do for one subject. It then writes the range in one transaction: its
+assessments replaced, its open list entries brought up to date. The workers write in
+parallel; on SQLite they take turns (one writer at a time, ``busy_timeout``), each
+holding the write lock only for its own range's short transaction. What goes back to
+the parent is a tally (and, when asked, the rows of the Parquet output), never the
+explanations, which would cost more to send than to write.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import date
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq  # type: ignore[import-untyped]
-
+from trustreg.batch import process, store_writes
 from trustreg.batch.facts import FACT_COLUMNS, SubjectRange
-from trustreg.core.rating import RecordFact, evaluate, next_change
-from trustreg.core.rulebook import parse_rulebook_cached
+from trustreg.batch.steps import duck, sql_path
+from trustreg.core.rating import Assessment, RecordFact, evaluate, next_change
+from trustreg.core.rulebook import Rulebook, parse_rulebook_cached
+from trustreg.store.db import transaction
 
-# subject_id, points, grade, lists (JSON text), explanation (JSON text), next_change
-AssessmentRow = tuple[int, int, str, str, str, date | None]
-# subject_id, list_code, entered_on, scheduled_exit, record_ids (JSON text)
-MembershipRow = tuple[int, str, date, date, str]
+# subject_id, points, grade, list codes: a row of the Parquet output.
+OutputRow = tuple[int, int, str, tuple[str, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,83 +39,112 @@ class RangeTask:
 
     subjects: SubjectRange
     facts_path: Path
-    subjects_path: Path
+    subjects_path: Path  # a folder of Parquet files
     rulebook_text: str  # parsed (once per process) in the worker
     as_of: date
+    computed_at: datetime
+    output: bool  # send back the rows of the Parquet output
 
 
-@dataclass(frozen=True, slots=True)
-class RangeResult:
+@dataclass
+class RangeOutcome:
     subjects: SubjectRange
-    assessments: list[AssessmentRow]
-    # The codes of each subject's lists, in the order of ``assessments``.
-    lists: list[tuple[str, ...]]
-    memberships: list[MembershipRow]
-    facts: int
+    assessed: int = 0
+    facts: int = 0
+    grades: Counter[str] = field(default_factory=Counter)
+    lists: Counter[str] = field(default_factory=Counter)
+    entries: store_writes.EntryChanges = field(default_factory=store_writes.EntryChanges)
+    output: list[OutputRow] = field(default_factory=list)
 
 
-def evaluate_range(task: RangeTask) -> RangeResult:
-    """Evaluate every subject of ``task.subjects`` on ``task.as_of``."""
-    rulebook = parse_rulebook_cached(task.rulebook_text)
-    span = task.subjects
-    subject_ids = _column(_read(task.subjects_path, ["subject_id"], span), "subject_id")
-    facts_table = _read(task.facts_path, list(FACT_COLUMNS), span)
-    by_subject = _facts_by_subject(facts_table)
-    assessments: list[AssessmentRow] = []
-    lists: list[tuple[str, ...]] = []
-    memberships: list[MembershipRow] = []
-    lists_json: dict[tuple[str, ...], str] = {}
-    for subject_id in sorted(subject_ids):
-        facts = by_subject.get(subject_id, [])
-        assessment = evaluate(subject_id, facts, rulebook, task.as_of)
+@dataclass
+class _Evaluated:
+    assessments: list[dict[str, Any]] = field(default_factory=list)
+    memberships: list[store_writes.MembershipRow] = field(default_factory=list)
+    # JSON of each combination of lists met so far (a handful in all).
+    lists_json: dict[tuple[str, ...], str] = field(default_factory=dict)
+
+    def add(self, assessment: Assessment, next_day: date | None, task: RangeTask) -> None:
         codes = tuple(m.list_code for m in assessment.lists)
-        if codes not in lists_json:
-            lists_json[codes] = json.dumps(list(codes))
-        assessments.append(
-            (
-                subject_id,
-                assessment.points,
-                assessment.grade,
-                lists_json[codes],
-                json.dumps(assessment.to_dict(), ensure_ascii=False),
-                next_change(facts, rulebook, task.as_of),
-            )
+        if codes not in self.lists_json:
+            self.lists_json[codes] = json.dumps(list(codes))
+        self.assessments.append(
+            {
+                "subject_id": assessment.subject,
+                "as_of": assessment.as_of,
+                "rulebook_version": assessment.rulebook_version,
+                "points": assessment.points,
+                "grade": assessment.grade,
+                "lists": self.lists_json[codes],
+                "explanation": json.dumps(assessment.to_dict(), ensure_ascii=False),
+                "computed_at": task.computed_at,
+                "next_change": next_day,
+            }
         )
-        lists.append(codes)
-        memberships.extend(
-            (subject_id, m.list_code, m.entered_on, m.scheduled_exit, json.dumps(m.record_ids))
+        self.memberships.extend(
+            (
+                assessment.subject,
+                m.list_code,
+                m.entered_on,
+                m.scheduled_exit,
+                json.dumps(m.record_ids),
+            )
             for m in assessment.lists
         )
-    return RangeResult(span, assessments, lists, memberships, facts_table.num_rows)
 
 
-def _read(path: Path, columns: list[str], span: SubjectRange) -> Any:
-    # Both files are sorted by subject: the filter skips all but a few row groups.
-    return pq.read_table(
-        path,
-        columns=columns,
-        filters=[("subject_id", ">=", span.low), ("subject_id", "<=", span.high)],
+def evaluate_range(task: RangeTask) -> RangeOutcome:
+    """Evaluate every subject of ``task.subjects`` on ``task.as_of`` and store the results."""
+    with process.without_gc():
+        return _evaluate_range(task)
+
+
+def _evaluate_range(task: RangeTask) -> RangeOutcome:
+    rulebook = parse_rulebook_cached(task.rulebook_text)
+    subject_ids, facts_of, facts = _read(task)
+    outcome = RangeOutcome(task.subjects, assessed=len(subject_ids), facts=facts)
+    evaluated = _Evaluated()
+    for subject_id in subject_ids:
+        subject_facts = facts_of.get(subject_id, [])
+        assessment = evaluate(subject_id, subject_facts, rulebook, task.as_of)
+        evaluated.add(assessment, next_change(subject_facts, rulebook, task.as_of), task)
+        outcome.grades[assessment.grade] += 1
+        outcome.lists.update(m.list_code for m in assessment.lists)
+        if task.output:
+            codes = tuple(m.list_code for m in assessment.lists)
+            outcome.output.append((subject_id, assessment.points, assessment.grade, codes))
+    outcome.entries = _write(task.subjects, evaluated, rulebook, task.as_of)
+    return outcome
+
+
+def _read(task: RangeTask) -> tuple[list[int], dict[int, list[RecordFact]], int]:
+    """The range's subject ids, and the facts of those that have any."""
+    con = process.duck_connection()
+    # Both files are sorted by subject: the range is read from a few row groups.
+    where = f"WHERE subject_id BETWEEN {int(task.subjects.low)} AND {int(task.subjects.high)}"
+    subjects_sql = (
+        f"SELECT subject_id FROM read_parquet({sql_path(task.subjects_path / '*.parquet')}) "
+        f"{where} ORDER BY subject_id"
     )
+    subject_ids = [row[0] for row in duck(con, "read subjects", subjects_sql).fetchall()]
+    facts_sql = (
+        f"SELECT {', '.join(FACT_COLUMNS)} FROM read_parquet({sql_path(task.facts_path)}) "
+        f"{where} ORDER BY subject_id, record_id"
+    )
+    rows = duck(con, "read facts", facts_sql).fetchall()
+    facts_of = {
+        subject_id: [RecordFact(r[1], r[2], r[3], r[4], r[5], r[6]) for r in group]
+        for subject_id, group in groupby(rows, itemgetter(0))
+    }
+    return subject_ids, facts_of, len(rows)
 
 
-def _column(table: Any, name: str) -> list[Any]:
-    values: list[Any] = table.column(name).to_pylist()
-    return values
-
-
-def _facts_by_subject(table: Any) -> dict[int, list[RecordFact]]:
-    by_subject: dict[int, list[RecordFact]] = {}
-    columns = [_column(table, name) for name in FACT_COLUMNS]
-    for subject_id, record_id, record_type, effective, status, since, reference in zip(
-        *columns, strict=True
-    ):
-        fact = RecordFact(
-            id=record_id,
-            record_type=record_type,
-            effective_from=effective,
-            status=status,
-            status_since=since,
-            reference=reference,
+def _write(
+    span: SubjectRange, evaluated: _Evaluated, rulebook: Rulebook, as_of: date
+) -> store_writes.EntryChanges:
+    """The range in one transaction: its assessments and its open list entries."""
+    with transaction(process.store_sessions()) as session:
+        store_writes.replace_assessments(session, evaluated.assessments)
+        return store_writes.sync_list_entries(
+            session, span.low, span.high, evaluated.memberships, as_of, rulebook.version
         )
-        by_subject.setdefault(subject_id, []).append(fact)
-    return by_subject

@@ -104,6 +104,8 @@ def replace_assessments(
                 "points": a.points,
                 "grade": a.grade,
                 "lists": json.dumps([m.list_code for m in a.lists]),
+                # A stored explanation (written by `rate --all`) would no longer match.
+                "explanation": None,
                 "computed_at": now,
                 "next_change": next_day,
             }
