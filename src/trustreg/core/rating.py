@@ -45,10 +45,25 @@ class ExplanationLine:
     """One contribution to the points: the record, the rule and its legal basis."""
 
     points: int
-    text: str
+    label: str  # the rule's titles, or "starting points"
     record_id: int | None = None
     record_type: str | None = None
     legal_basis: str | None = None
+    reference: str = ""
+    effective_from: date | None = None
+    note: str = ""
+
+    @property
+    def text(self) -> str:
+        """The line in words. Built on request: keeping assessments current evaluates
+        many subjects whose explanation nobody reads."""
+        if self.effective_from is None:
+            return self.label
+        reference = f" {self.reference}" if self.reference else ""
+        return (
+            f"{self.label}{reference}, effective {self.effective_from.isoformat()}: "
+            f"{self.points:+d}{self.note}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,14 +233,15 @@ def _contribution(fact: RecordFact, rule: RecordType, per_type: dict[str, int]) 
     per_type[rule.code] = so_far + points
     if rule.points == 0 and not rule.indicates_dishonesty:
         note += "; no points: not a sign of dishonesty"
-    reference = f" {fact.reference}" if fact.reference else ""
     return ExplanationLine(
         points=points,
-        text=f"{rule.title_en} ({rule.title_zh}){reference}, effective "
-        f"{fact.effective_from.isoformat()}: {points:+d}{note}",
+        label=rule.explanation_label,
         record_id=fact.id,
         record_type=rule.code,
         legal_basis=rule.legal_basis,
+        reference=fact.reference,
+        effective_from=fact.effective_from,
+        note=note,
     )
 
 

@@ -83,6 +83,10 @@ class RecordType:
     # Whether records of this type about persons are shown to the public (masked).
     persons_public: bool = False
 
+    @property
+    def explanation_label(self) -> str:
+        return f"{self.title_en} ({self.title_zh})"
+
 
 @dataclass(frozen=True, slots=True)
 class ListEffect:
