@@ -37,9 +37,13 @@ class Applier(Protocol):
         session: Session,
         batch_id: int,
         source: str,
-        items: Sequence[tuple[FeedRow, Any]],
+        items: Sequence[Any],
         now: datetime,
     ) -> ChunkOutcome: ...
+
+
+def _pair(row: FeedRow, value: Any) -> tuple[FeedRow, Any]:
+    return (FeedRow(row.number, {}, row.raw), value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +52,22 @@ class Feed:
     required: Sequence[str]
     validate: Callable[[Mapping[str, str], ValidationContext], Any]
     apply: Applier
+    # The form a validated row travels in to ``apply``: the fields are dropped once
+    # validated, and the records feed (millions of rows) uses a plain tuple.
+    pack: Callable[[FeedRow, Any], Any] = _pair
 
 
 FEEDS: Mapping[str, Feed] = {
     "subjects": Feed(
         SUBJECT_COLUMNS, SUBJECT_REQUIRED, validate_subject_row, ingest_subjects.apply
     ),
-    "records": Feed(RECORD_COLUMNS, RECORD_REQUIRED, validate_record_row, ingest_records.apply),
+    "records": Feed(
+        RECORD_COLUMNS,
+        RECORD_REQUIRED,
+        validate_record_row,
+        ingest_records.apply,
+        ingest_records.pack,
+    ),
 }
 
 
@@ -63,7 +76,7 @@ class ValidatedChunk:
     """One chunk of a feed: the valid rows with their inputs, and the rejected ones."""
 
     size: int
-    items: list[tuple[FeedRow, Any]]
+    items: list[Any]  # what the feed's ``pack`` makes of each valid row
     problems: list[Rejection]
     bytes_read: int = 0
 
@@ -73,7 +86,7 @@ def validate_chunk(
 ) -> ValidatedChunk:
     """Validate every row of a chunk; the fields are dropped once validated."""
     problems: list[Rejection] = []
-    items: list[tuple[FeedRow, Any]] = []
+    items: list[Any] = []
     for row in chunk:
         if isinstance(row, RowProblem):
             problems.append(Rejection(row.number, row.field, row.reason, row.raw))
@@ -83,9 +96,7 @@ def validate_chunk(
         except ValidationError as exc:
             problems.append(Rejection(row.number, exc.field, exc.reason, row.raw))
             continue
-        # The appliers need only the number and the raw row; not carrying the fields
-        # halves what a reader process has to send.
-        items.append((FeedRow(row.number, {}, row.raw), value))
+        items.append(feed.pack(row, value))
     return ValidatedChunk(len(chunk), items, problems, bytes_read)
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from trustreg.core.identifiers import Identifier
 from trustreg.core.validation import RecordInput
 from trustreg.services.feed_reader import FeedRow
 from trustreg.services.ingest_chunk import ChunkOutcome
@@ -31,6 +31,54 @@ COMPARED = (
 REGISTRY_STATUSES = ("disputed", "repaired", "expired")
 
 
+class RecordItem(tuple[Any, ...]):
+    """A validated record row as the importer uses it: a plain tuple with names.
+
+    A reader process sends millions of these; a tuple subclass without a Python
+    ``__new__`` unpickles several times faster than named tuples or dataclasses.
+    """
+
+    __slots__ = ()
+    number: int = property(itemgetter(0))  # type: ignore[assignment]
+    raw: str = property(itemgetter(1))  # type: ignore[assignment]
+    authority_id: int = property(itemgetter(2))  # type: ignore[assignment]
+    authority_code: str = property(itemgetter(3))  # type: ignore[assignment]
+    reference: str = property(itemgetter(4))  # type: ignore[assignment]
+    record_type: str = property(itemgetter(5))  # type: ignore[assignment]
+    subject_kind: str = property(itemgetter(6))  # type: ignore[assignment]
+    identifier: tuple[str, str] = property(itemgetter(7))  # type: ignore[assignment]
+    subject_name: str = property(itemgetter(8))  # type: ignore[assignment]
+    decided_on: date = property(itemgetter(9))  # type: ignore[assignment]
+    effective_from: date = property(itemgetter(10))  # type: ignore[assignment]
+    amount_cents: int | None = property(itemgetter(11))  # type: ignore[assignment]
+    currency: str | None = property(itemgetter(12))  # type: ignore[assignment]
+    status: str = property(itemgetter(13))  # type: ignore[assignment]
+    summary: str = property(itemgetter(14))  # type: ignore[assignment]
+
+
+def pack(row: FeedRow, record: RecordInput) -> RecordItem:
+    """A validated row in the form the importer takes (see ``RecordItem``)."""
+    return RecordItem(
+        (
+            row.number,
+            row.raw,
+            record.authority.id,
+            record.authority.code,
+            record.reference,
+            record.record_type,
+            record.subject_kind,
+            (record.identifier.scheme, record.identifier.value),
+            record.subject_name,
+            record.decided_on,
+            record.effective_from,
+            record.amount_cents,
+            record.currency,
+            record.status,
+            record.summary,
+        )
+    )
+
+
 @dataclass
 class _Plan:
     """What one chunk changes besides inserting new records."""
@@ -44,7 +92,7 @@ def apply(
     session: Session,
     batch_id: int,
     source: str,
-    items: Sequence[tuple[FeedRow, RecordInput]],
+    items: Sequence[RecordItem],
     now: datetime,
 ) -> ChunkOutcome:
     """Create, update or leave each record; reject in-file duplicates and kind conflicts.
@@ -57,24 +105,24 @@ def apply(
     subjects = _subject_ids(session, batch_id, items, now, outcome)
     refused = {r.row for r in outcome.rejections}
     seen: dict[tuple[int, str], int] = {}
-    candidates: list[tuple[FeedRow, RecordInput, dict[str, Any]]] = []
-    for row, record in items:
+    candidates: list[tuple[RecordItem, dict[str, Any]]] = []
+    for record in items:
         subject_id = subjects.get(record.identifier)
-        if subject_id is None or row.number in refused:
+        if subject_id is None or record.number in refused:
             continue  # rejected while resolving the subject
-        first = seen.setdefault((record.authority.id, record.reference), row.number)
-        if first != row.number:
-            _reject_repeat(outcome, row, first)
+        first = seen.setdefault((record.authority_id, record.reference), record.number)
+        if first != record.number:
+            _reject_repeat(outcome, record, first)
             continue
-        candidates.append((row, record, _values(record, subject_id, batch_id, source, row, now)))
-    outcome.created = writes.insert_records(session, [v for _, _, v in candidates], batch_id, now)
+        candidates.append((record, _values(record, subject_id, batch_id, source, now)))
+    outcome.created = writes.insert_records(session, [v for _, v in candidates], batch_id, now)
     if outcome.created < len(candidates):
         _resubmitted(session, batch_id, candidates, now, outcome)
-    outcome.subjects.update(v["subject_id"] for _, _, v in candidates)
+    outcome.subjects.update(v["subject_id"] for _, v in candidates)
     return outcome
 
 
-def _reject_repeat(outcome: ChunkOutcome, row: FeedRow, first: int) -> None:
+def _reject_repeat(outcome: ChunkOutcome, row: RecordItem, first: int) -> None:
     outcome.reject(
         row.number,
         "reference",
@@ -86,20 +134,20 @@ def _reject_repeat(outcome: ChunkOutcome, row: FeedRow, first: int) -> None:
 def _resubmitted(
     session: Session,
     batch_id: int,
-    candidates: Sequence[tuple[FeedRow, RecordInput, dict[str, Any]]],
+    candidates: Sequence[tuple[RecordItem, dict[str, Any]]],
     now: datetime,
     outcome: ChunkOutcome,
 ) -> None:
     """Handle the rows whose record was already stored: repeat, unchanged or update."""
-    stored = writes.find_records(session, [(r.authority.id, r.reference) for _, r, _ in candidates])
+    stored = writes.find_records(session, [(r.authority_id, r.reference) for r, _ in candidates])
     plan = _Plan()
-    for row, record, values in candidates:
-        old = stored[(record.authority.id, record.reference)]
+    for record, values in candidates:
+        old = stored[(record.authority_id, record.reference)]
         if old["seen_batch_id"] == batch_id:
-            if old["seen_row"] != row.number:  # else: this very row inserted it just now
-                _reject_repeat(outcome, row, old["seen_row"])
+            if old["seen_row"] != record.number:  # else: this very row inserted it just now
+                _reject_repeat(outcome, record, old["seen_row"])
             continue
-        _plan_update(plan, old, values, record, batch_id, row.number, now)
+        _plan_update(plan, old, values, record, batch_id, record.number, now)
     writes.update_records(session, plan.changes)
     writes.mark_seen(session, Record, plan.unchanged)
     writes.add_status_changes(session, plan.history)
@@ -111,7 +159,7 @@ def _plan_update(
     plan: _Plan,
     old: dict[str, Any],
     values: dict[str, Any],
-    record: RecordInput,
+    record: RecordItem,
     batch_id: int,
     row_number: int,
     now: datetime,
@@ -131,10 +179,10 @@ def _plan_update(
 
 
 def _values(
-    record: RecordInput, subject_id: int, batch_id: int, source: str, row: FeedRow, now: datetime
+    record: RecordItem, subject_id: int, batch_id: int, source: str, now: datetime
 ) -> dict[str, Any]:
     return {
-        "authority_id": record.authority.id,
+        "authority_id": record.authority_id,
         "reference": record.reference,
         "record_type": record.record_type,
         "subject_id": subject_id,
@@ -147,9 +195,9 @@ def _values(
         "summary": record.summary,
         "batch_id": batch_id,
         "source_file": source[-500:],
-        "source_row": row.number,
+        "source_row": record.number,
         "seen_batch_id": batch_id,
-        "seen_row": row.number,
+        "seen_row": record.number,
         "created_at": now,
         "updated_at": now,
     }
@@ -158,7 +206,7 @@ def _values(
 def _history(
     record_id: int,
     values: dict[str, Any],
-    record: RecordInput,
+    record: RecordItem,
     batch_id: int,
     now: datetime,
     reason: str,
@@ -168,7 +216,7 @@ def _history(
         "record_id": record_id,
         "status": values["status"],
         "changed_at": now,
-        "actor": f"authority:{record.authority.code}",
+        "actor": f"authority:{record.authority_code}",
         "reason": reason,
         "batch_id": batch_id,
         "record_type": values["record_type"],
@@ -180,30 +228,30 @@ def _history(
 def _subject_ids(
     session: Session,
     batch_id: int,
-    items: Sequence[tuple[FeedRow, RecordInput]],
+    items: Sequence[RecordItem],
     now: datetime,
     outcome: ChunkOutcome,
-) -> dict[Identifier, int]:
+) -> dict[tuple[str, str], int]:
     """Find or create the subject of each row; reject rows whose kind contradicts the store."""
-    known = writes.find_subjects(session, [r.identifier for _, r in items])
+    known = writes.find_subjects(session, [r.identifier for r in items])
     ids = {ident: k.id for ident, k in known.items()}
     kinds = {ident: k.kind for ident, k in known.items()}
-    new: dict[Identifier, writes.NewSubject] = {}
-    for row, record in items:
+    new: dict[tuple[str, str], writes.NewSubject] = {}
+    for record in items:
         ident = record.identifier
         kind = kinds.get(ident) or (new[ident].fields["kind"] if ident in new else None)
         if kind is not None and kind != record.subject_kind:
             outcome.reject(
-                row.number,
+                record.number,
                 "subject_kind",
-                f"{ident} is registered as a {kind}, not a {record.subject_kind}",
-                row.raw,
+                f"{ident[0]}:{ident[1]} is registered as a {kind}, not a {record.subject_kind}",
+                record.raw,
             )
             continue
         if ident not in ids and ident not in new:
             new[ident] = writes.NewSubject(
                 ident,
-                _subject_fields(record, batch_id, row, now),
+                _subject_fields(record, batch_id, now),
                 [(record.subject_name, "original")],
             )
     created = writes.create_subjects(session, batch_id, list(new.values()))
@@ -211,14 +259,12 @@ def _subject_ids(
     return ids
 
 
-def _subject_fields(
-    record: RecordInput, batch_id: int, row: FeedRow, now: datetime
-) -> dict[str, Any]:
+def _subject_fields(record: RecordItem, batch_id: int, now: datetime) -> dict[str, Any]:
     ident = record.identifier
     country = (
         "CN"
-        if ident.scheme in ("uscc", "ric")
-        else (ident.value.split(":", 1)[0] if ident.scheme in ("passport", "registry") else None)
+        if ident[0] in ("uscc", "ric")
+        else (ident[1].split(":", 1)[0] if ident[0] in ("passport", "registry") else None)
     )
     return {
         "kind": record.subject_kind,
@@ -228,9 +274,9 @@ def _subject_fields(
         "birth_date": None,
         "registered_on": None,
         "batch_id": batch_id,
-        "source_row": row.number,
+        "source_row": record.number,
         "seen_batch_id": batch_id,
-        "seen_row": row.number,
+        "seen_row": record.number,
         "created_at": now,
         "updated_at": now,
     }

@@ -17,7 +17,6 @@ from sqlalchemy import DateTime, Table, bindparam, delete, func, insert, literal
 from sqlalchemy.orm import Session
 
 from trustreg.core import rulebook as core_rulebook
-from trustreg.core.identifiers import Identifier as IdentifierValue
 from trustreg.errors import Conflict
 from trustreg.store.bulk import bulk_insert
 from trustreg.store.models import (
@@ -126,13 +125,13 @@ class KnownSubject:
 
 
 def find_subjects(
-    session: Session, identifiers: Iterable[IdentifierValue]
-) -> dict[IdentifierValue, KnownSubject]:
+    session: Session, identifiers: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], KnownSubject]:
     """The subjects that hold any of these identifiers, one indexed query per scheme."""
     by_scheme: dict[str, set[str]] = {}
-    for identifier in identifiers:
-        by_scheme.setdefault(identifier.scheme, set()).add(identifier.value)
-    found: dict[IdentifierValue, KnownSubject] = {}
+    for scheme, value in identifiers:
+        by_scheme.setdefault(scheme, set()).add(value)
+    found: dict[tuple[str, str], KnownSubject] = {}
     for scheme, values in by_scheme.items():
         rows = session.connection().execute(
             select(
@@ -146,15 +145,13 @@ def find_subjects(
             .where(Identifier.scheme == scheme, Identifier.value.in_(values))
         )
         for value, subject_id, kind, batch_id, source_row in rows:
-            found[IdentifierValue(scheme, value)] = KnownSubject(
-                subject_id, kind, batch_id, source_row
-            )
+            found[(scheme, value)] = KnownSubject(subject_id, kind, batch_id, source_row)
     return found
 
 
 @dataclass(frozen=True, slots=True)
 class NewSubject:
-    identifier: IdentifierValue
+    identifier: tuple[str, str]  # (scheme, value)
     fields: dict[str, Any]
     names: Sequence[tuple[str, str]]
 
@@ -184,7 +181,7 @@ def create_subjects(session: Session, batch_id: int, subjects: Sequence[NewSubje
         session,
         _table(Identifier),
         [
-            {"subject_id": sid, "scheme": s.identifier.scheme, "value": s.identifier.value}
+            {"subject_id": sid, "scheme": s.identifier[0], "value": s.identifier[1]}
             for sid, s in zip(ids, subjects, strict=True)
         ],
     )
