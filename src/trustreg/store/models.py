@@ -243,7 +243,9 @@ class Assessment(Base):
     as_of: Mapped[date] = mapped_column(Date)
     rulebook_version: Mapped[str] = mapped_column(String(32))
     points: Mapped[int] = mapped_column(Integer)
-    grade: Mapped[str] = mapped_column(String(8), index=True)
+    # No index on grade or next_change: a subject's row is rewritten with every change
+    # to its records, and the daily and statistical reads scan the table anyway.
+    grade: Mapped[str] = mapped_column(String(8))
     lists: Mapped[list[str]] = mapped_column(JSON)
     # The explanation is computed on request (it is reproducible at any time), so
     # keeping assessments current writes no more than the figures; a batch may fill it.
@@ -251,7 +253,7 @@ class Assessment(Base):
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # The earliest day on which this assessment changes by itself (a record's publicity
     # or a listing ends, or a record takes effect): what `maintain` looks for.
-    next_change: Mapped[date | None] = mapped_column(Date, index=True)
+    next_change: Mapped[date | None] = mapped_column(Date)
 
 
 class ListEntry(Base):

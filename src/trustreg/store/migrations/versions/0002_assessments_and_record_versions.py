@@ -36,11 +36,6 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("subject_id", name=op.f("pk_assessments")),
     )
-    with op.batch_alter_table("assessments", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_assessments_grade"), ["grade"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_assessments_next_change"), ["next_change"], unique=False
-        )
 
     op.create_table(
         "list_entries",
@@ -104,9 +99,5 @@ def downgrade() -> None:
         batch_op.drop_index("ix_list_entries_list_open")
 
     op.drop_table("list_entries")
-    with op.batch_alter_table("assessments", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_assessments_next_change"))
-        batch_op.drop_index(batch_op.f("ix_assessments_grade"))
-
     op.drop_table("assessments")
     # ### end Alembic commands ###
