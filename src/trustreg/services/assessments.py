@@ -54,13 +54,18 @@ def assess(
 
 
 def refresh(
-    session: Session, subject_ids: Collection[int], now: datetime, expire: bool = False
+    session: Session,
+    subject_ids: Collection[int],
+    now: datetime,
+    expire: bool = False,
+    fresh: Collection[int] = (),
 ) -> int:
     """Re-evaluate these subjects as of today, in the caller's transaction.
 
     List entries are opened and closed and the stored assessments replaced. With
     ``expire`` (what ``maintain`` does), records whose publicity has ended are also
-    marked expired. Returns how many records expired.
+    marked expired. ``fresh`` subjects were created in this transaction. Returns how
+    many records expired.
     """
     if not subject_ids:
         return 0
@@ -79,7 +84,7 @@ def refresh(
         results.append((assessment, due))
     store.expire_records(session, ended, now)
     store.replace_assessments(session, results, now)
-    store.sync_list_entries(session, [a for a, _ in results], today)
+    store.sync_list_entries(session, [a for a, _ in results], today, fresh)
     return len(ended)
 
 

@@ -174,7 +174,7 @@ def _apply_chunk(
     with transaction(factory) as session:
         now = utcnow()
         outcome = feed.apply(session, batch_id, source, chunk.items, now)
-        assessments.refresh(session, outcome.subjects, now)
+        assessments.refresh(session, outcome.subjects, now, fresh=outcome.new_subjects)
         writes.add_batch_counts(
             session,
             batch_id,

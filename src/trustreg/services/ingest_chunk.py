@@ -25,6 +25,8 @@ class ChunkOutcome:
     rejections: list[Rejection] = field(default_factory=list)
     # Subjects whose records changed: re-evaluated in the chunk's transaction.
     subjects: set[int] = field(default_factory=set)
+    # Those of them created in this chunk (no stored assessment or list entry yet).
+    new_subjects: set[int] = field(default_factory=set)
 
     def reject(self, row: int, field: str, reason: str, raw: str) -> None:
         self.rejections.append(Rejection(row, field, reason, raw))

@@ -255,6 +255,7 @@ def _subject_ids(
                 [(record.subject_name, "original")],
             )
     created = writes.create_subjects(session, batch_id, list(new.values()))
+    outcome.new_subjects.update(created)
     ids.update(zip(new, created, strict=True))
     return ids
 

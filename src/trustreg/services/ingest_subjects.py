@@ -51,7 +51,8 @@ def apply(
             )
         else:
             existing.append((row, subject, old.id))
-    outcome.subjects.update(writes.create_subjects(session, batch_id, new))
+    outcome.new_subjects.update(writes.create_subjects(session, batch_id, new))
+    outcome.subjects.update(outcome.new_subjects)
     outcome.created += len(new)
     _update_existing(session, batch_id, existing, now, outcome)
     return outcome

@@ -116,20 +116,31 @@ def replace_assessments(
 
 
 def sync_list_entries(
-    session: Session, assessments: Iterable[CoreAssessment], today: date
+    session: Session,
+    assessments: Iterable[CoreAssessment],
+    today: date,
+    fresh: Collection[int] = (),
 ) -> tuple[int, int]:
     """Open list entries the assessments hold and close those they no longer hold.
 
+    ``fresh`` subjects were created in this transaction and have no entries to look up.
     Returns (opened, closed). An entry is the same while its list and entry date are.
     """
     by_subject = {a.subject: a for a in assessments}
     if not by_subject:
         return 0, 0
-    open_entries = session.execute(
-        select(ListEntry.id, ListEntry.subject_id, ListEntry.list_code, ListEntry.entered_on).where(
-            ListEntry.subject_id.in_(list(by_subject)), ListEntry.ended_on.is_(None)
+    known_subjects = [sid for sid in by_subject if sid not in fresh]
+    open_entries = (
+        session.connection()
+        .execute(
+            select(
+                ListEntry.id, ListEntry.subject_id, ListEntry.list_code, ListEntry.entered_on
+            ).where(ListEntry.subject_id.in_(known_subjects), ListEntry.ended_on.is_(None))
         )
-    ).all()
+        .all()
+        if known_subjects
+        else []
+    )
     held = {
         (m_subject, m.list_code, m.entered_on): m
         for m_subject, a in by_subject.items()
