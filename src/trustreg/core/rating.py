@@ -276,13 +276,14 @@ def _memberships(
     return tuple(memberships)
 
 
-def next_change(facts: Iterable[RecordFact], rulebook: Rulebook, as_of: date) -> date | None:
-    """The first day after ``as_of`` on which the assessment changes by itself.
-
-    A record taking effect, a publicity period or a listing ending: the days
-    ``trustreg maintain`` must look at this subject again, and no sooner.
-    """
-    days: list[date] = []
+def schedule(
+    facts: Iterable[RecordFact], rulebook: Rulebook, as_of: date
+) -> tuple[date | None, list[tuple[int, date]]]:
+    """In one pass: the next day the assessment changes by itself (see ``next_change``)
+    and the records still marked published whose publicity has ended (see
+    ``ended_publicity``)."""
+    upcoming: date | None = None
+    ended: list[tuple[int, date]] = []
     for fact in facts:
         if fact.status in VOID_STATUSES:
             continue
@@ -290,26 +291,30 @@ def next_change(facts: Iterable[RecordFact], rulebook: Rulebook, as_of: date) ->
         if rule is None:
             continue
         end = publicity_end(fact, rule)
-        days.append(fact.effective_from)
-        days.append(end)
+        if end <= as_of and fact.status not in ENDING_STATUSES:
+            ended.append((fact.id, end))
+        days = [fact.effective_from, end]
         days.extend(
             fact.effective_from + timedelta(days=effect.listing_days)
             for effect in rule.list_effects
         )
-    upcoming = [day for day in days if day > as_of]
-    return min(upcoming) if upcoming else None
+        for day in days:
+            if day > as_of and (upcoming is None or day < upcoming):
+                upcoming = day
+    return upcoming, ended
+
+
+def next_change(facts: Iterable[RecordFact], rulebook: Rulebook, as_of: date) -> date | None:
+    """The first day after ``as_of`` on which the assessment changes by itself.
+
+    A record taking effect, a publicity period or a listing ending: the days
+    ``trustreg maintain`` must look at this subject again, and no sooner.
+    """
+    return schedule(facts, rulebook, as_of)[0]
 
 
 def ended_publicity(
     facts: Iterable[RecordFact], rulebook: Rulebook, as_of: date
 ) -> list[tuple[int, date]]:
     """Records still marked published whose publicity has ended by ``as_of``, with the day."""
-    ended = []
-    for fact in facts:
-        rule = rulebook.record_types.get(fact.record_type)
-        if rule is None or fact.status in VOID_STATUSES or fact.status in ENDING_STATUSES:
-            continue
-        end = publicity_end(fact, rule)
-        if end <= as_of:
-            ended.append((fact.id, end))
-    return ended
+    return schedule(facts, rulebook, as_of)[1]

@@ -14,13 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from trustreg.core.rating import (
-    Assessment,
-    ended_publicity,
-    evaluate,
-    facts_as_known,
-    next_change,
-)
+from trustreg.core.rating import Assessment, evaluate, facts_as_known, schedule
 from trustreg.errors import NotFound, ValidationError
 from trustreg.store import assessments as store
 from trustreg.store import queries
@@ -76,12 +70,11 @@ def refresh(
     ended: list[tuple[int, date]] = []
     for subject_id in subject_ids:
         facts = current[subject_id]
-        overdue = ended_publicity(facts, rulebook, today)
+        upcoming, overdue = schedule(facts, rulebook, today)
         ended += overdue if expire else []
         assessment = evaluate(subject_id, facts, rulebook, today)
         # Records whose publicity has ended but are not yet marked: due for maintain today.
-        due = today if overdue and not expire else next_change(facts, rulebook, today)
-        results.append((assessment, due))
+        results.append((assessment, today if overdue and not expire else upcoming))
     store.expire_records(session, ended, now)
     store.replace_assessments(session, results, now)
     store.sync_list_entries(session, [a for a, _ in results], today, fresh)
