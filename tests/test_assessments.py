@@ -167,3 +167,25 @@ def test_current_facts_equal_the_facts_known_now(
         assert sorted(current[subject_id], key=lambda f: f.id) == sorted(known, key=lambda f: f.id)
     # The satisfied judgment stopped being published when satisfied: maintain expired it.
     assert {f.status for facts in current.values() for f in facts} == {"active", "expired"}
+
+
+def test_a_new_decision_moves_the_open_entrys_exit(
+    factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    add_authorities(factory)
+    first, second = TODAY - timedelta(days=300), TODAY - timedelta(days=10)
+    run_import(factory, "records", write_csv(tmp_path / "a.csv", [judgment(1, first)]))
+    run_import(factory, "records", write_csv(tmp_path / "b.csv", [judgment(2, second)]))
+    with transaction(factory) as session:
+        entries = session.execute(
+            select(
+                ListEntry.entered_on,
+                ListEntry.scheduled_exit,
+                ListEntry.record_ids,
+                ListEntry.ended_on,
+            )
+        ).all()
+    assert len(entries) == 1
+    entered, scheduled_exit, record_ids, ended = entries[0]
+    assert (entered, scheduled_exit, ended) == (first, second + timedelta(days=730), None)
+    assert len(record_ids) == 2

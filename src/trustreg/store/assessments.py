@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, date, datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from trustreg.core.rating import Assessment as CoreAssessment
-from trustreg.core.rating import RecordFact, RecordVersion
+from trustreg.core.rating import ListMembership, RecordFact, RecordVersion
 from trustreg.store.bulk import bulk_insert
 from trustreg.store.models import (
     Assessment,
@@ -121,7 +121,8 @@ def sync_list_entries(
     today: date,
     fresh: Collection[int] = (),
 ) -> tuple[int, int]:
-    """Open list entries the assessments hold and close those they no longer hold.
+    """Open list entries the assessments hold, close those they no longer hold, and
+    bring held ones up to date (a new decision may move the scheduled exit).
 
     ``fresh`` subjects were created in this transaction and have no entries to look up.
     Returns (opened, closed). An entry is the same while its list and entry date are.
@@ -134,7 +135,12 @@ def sync_list_entries(
         session.connection()
         .execute(
             select(
-                ListEntry.id, ListEntry.subject_id, ListEntry.list_code, ListEntry.entered_on
+                ListEntry.id,
+                ListEntry.subject_id,
+                ListEntry.list_code,
+                ListEntry.entered_on,
+                ListEntry.scheduled_exit,
+                ListEntry.record_ids,
             ).where(ListEntry.subject_id.in_(known_subjects), ListEntry.ended_on.is_(None))
         )
         .all()
@@ -146,10 +152,11 @@ def sync_list_entries(
         for m_subject, a in by_subject.items()
         for m in a.lists
     }
-    known = {(sid, code, entered): entry_id for entry_id, sid, code, entered in open_entries}
-    to_close = [entry_id for key, entry_id in known.items() if key not in held]
+    known = {(row[1], row[2], row[3]): row for row in open_entries}
+    to_close = [row[0] for key, row in known.items() if key not in held]
     if to_close:
         session.execute(update(ListEntry).where(ListEntry.id.in_(to_close)).values(ended_on=today))
+    _update_held(session, known, held, by_subject)
     new = [
         {
             "subject_id": sid,
@@ -165,6 +172,37 @@ def sync_list_entries(
     ]
     bulk_insert(session, cast(Table, ListEntry.__table__), new)
     return len(new), len(to_close)
+
+
+def _update_held(
+    session: Session,
+    known: dict[tuple[int, str, date], Any],
+    held: dict[tuple[int, str, date], ListMembership],
+    by_subject: dict[int, CoreAssessment],
+) -> None:
+    changes = [
+        {
+            "entry_id": row[0],
+            "exit": held[key].scheduled_exit,
+            "records": list(held[key].record_ids),
+            "version": by_subject[key[0]].rulebook_version,
+        }
+        for key, row in known.items()
+        if key in held
+        and (row[4] != held[key].scheduled_exit or list(row[5]) != list(held[key].record_ids))
+    ]
+    if changes:
+        table = cast(Table, ListEntry.__table__)
+        session.connection().execute(
+            update(table)
+            .where(table.c.id == bindparam("entry_id"))
+            .values(
+                scheduled_exit=bindparam("exit"),
+                record_ids=bindparam("records"),
+                rulebook_version=bindparam("version"),
+            ),
+            changes,
+        )
 
 
 def expire_records(session: Session, ended: Sequence[tuple[int, date]], now: datetime) -> None:
