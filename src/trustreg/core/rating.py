@@ -280,8 +280,8 @@ def schedule(
     facts: Iterable[RecordFact], rulebook: Rulebook, as_of: date
 ) -> tuple[date | None, list[tuple[int, date]]]:
     """In one pass: the next day the assessment changes by itself (see ``next_change``)
-    and the records still marked published whose publicity has ended (see
-    ``ended_publicity``)."""
+    and the records still marked published whose publicity has ended, with the day
+    it ended (what ``maintain`` marks expired)."""
     upcoming: date | None = None
     ended: list[tuple[int, date]] = []
     for fact in facts:
@@ -311,10 +311,3 @@ def next_change(facts: Iterable[RecordFact], rulebook: Rulebook, as_of: date) ->
     ``trustreg maintain`` must look at this subject again, and no sooner.
     """
     return schedule(facts, rulebook, as_of)[0]
-
-
-def ended_publicity(
-    facts: Iterable[RecordFact], rulebook: Rulebook, as_of: date
-) -> list[tuple[int, date]]:
-    """Records still marked published whose publicity has ended by ``as_of``, with the day."""
-    return schedule(facts, rulebook, as_of)[1]
