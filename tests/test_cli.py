@@ -218,7 +218,7 @@ def test_rulebook_check_accepts_the_model_rulebook(tmp_path: Path) -> None:
     result = run_cli(tmp_path, "rulebook", "check", MODEL_RULEBOOK)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
-        f"{MODEL_RULEBOOK}: rulebook 2026.1 (effective 2026-01-01) is valid, 8 record types"
+        f"{MODEL_RULEBOOK}: rulebook 2026.2 (effective 2026-01-01) is valid, 8 record types"
     )
 
 

@@ -85,7 +85,7 @@ def test_explanation_lines_sum_to_the_points(records: list[RecordFact], as_of: d
     assert all(line.record_id in ids for line in assessment.explanation[1:])
     assert assessment.grade == RULEBOOK.rating.grade(assessment.points)
     assert assessment.as_of == as_of
-    assert assessment.rulebook_version == "2026.1"
+    assert assessment.rulebook_version == "2026.2"
 
 
 @given(fact_lists(), as_of_dates, st.data())

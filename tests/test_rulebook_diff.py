@@ -18,7 +18,7 @@ TODAY = datetime.now(UTC).date()
 
 
 def harsher() -> str:
-    text = MODEL.replace('version = "2026.1"', 'version = "2026.2"', 1)
+    text = MODEL.replace('version = "2026.2"', 'version = "2026.3"', 1)
     changed = text.replace("points = -100\npoints_cap = -300", "points = -200\npoints_cap = -400")
     assert changed != text
     return changed
@@ -69,4 +69,4 @@ def test_a_loaded_version_is_never_changed(factory: sessionmaker[Session]) -> No
     assert registry.load_rulebook(factory, newer, "test") is True
     assert registry.load_rulebook(factory, newer, "test") is False
     versions = [v for v, _effective, _loaded in registry.rulebook_versions(factory)]
-    assert versions == ["2026.1", "2026.2"]
+    assert versions == ["2026.2", "2026.3"]

@@ -38,7 +38,7 @@ def refusal(text: str) -> RulebookError:
 def test_the_model_rulebook_loads() -> None:
     rulebook = parse_rulebook(MODEL_TEXT)
     assert isinstance(rulebook, Rulebook)
-    assert rulebook.version == "2026.1"
+    assert rulebook.version == "2026.2"
     assert sorted(rulebook.lists) == [
         "abnormal_operations",
         "dishonest_defaulters",
@@ -125,10 +125,10 @@ def test_a_minor_penalty_cannot_lead_to_a_dishonesty_list() -> None:
 
 
 def test_insolvency_may_lead_to_a_list_that_states_no_dishonesty() -> None:
-    effect = '[[record_type.list_effect]]\nlist = "abnormal_operations"\nlisting_days = 365\n'
+    effect = '[[record_type.list_effect]]\nlist = "abnormal_operations"\nlisting_days = 1095\n'
     rulebook = parse_rulebook(edited(INSOLVENCY_END, INSOLVENCY_END + effect))
     (only,) = rulebook.record_types["insolvency"].list_effects
-    assert (only.list_code, only.listing_days) == ("abnormal_operations", 365)
+    assert (only.list_code, only.listing_days) == ("abnormal_operations", 1095)
 
 
 # --- points ----------------------------------------------------------------------------

@@ -89,3 +89,11 @@ def tables(data: Mapping[str, Any], key: str, where: str) -> list[Mapping[str, A
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise RulebookError(where, f"'{key}' must be a list of tables ([[{key}]])")
     return value
+
+
+def legal_basis(entry: Mapping[str, Any], where: str, what: str = "record type") -> str:
+    """The entry's legal basis; RulebookError when it has none."""
+    value = entry.get("legal_basis")
+    if not isinstance(value, str) or len(value.strip()) < 5:
+        raise RulebookError(where, f"has no legal basis; every {what} must cite its law")
+    return value.strip()

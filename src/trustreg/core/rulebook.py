@@ -7,7 +7,6 @@ Loading is pure: :func:`parse_rulebook` takes the text and returns a validated
 
 from __future__ import annotations
 
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,43 +15,17 @@ from functools import lru_cache
 from typing import Any
 
 from trustreg.core import rule_fields as rf
-from trustreg.errors import RulebookError
-
-SUBJECT_KINDS = ("legal_entity", "other_org", "individual", "foreign_entity", "foreign_individual")
-AUTHORITY_KINDS = ("court", "tax", "market_regulator", "other")
-POLARITIES = ("negative", "positive")
-LIST_KINDS = ("blacklist", "watchlist", "redlist")
-
-# Categories the registry must never hold (DESIGN.md, principle 1). Words are matched
-# against the category and against each word of the code, so "religious_activity" or
-# "online_speech_violation" are refused as well as the bare category names.
-PROTECTED_WORDS = (
-    "political",
-    "politics",
-    "opinion",
-    "religion",
-    "religious",
-    "belief",
-    "faith",
-    "ethnicity",
-    "ethnic",
-    "race",
-    "racial",
-    "health",
-    "medical",
-    "disability",
-    "sexual",
-    "sex_life",
-    "trade_union",
-    "union_membership",
-    "family",
-    "relatives",
-    "kinship",
-    "speech",
-    "expression",
-    "online_expression",
+from trustreg.core.consequences import Consequence, check_durations, parse_consequences
+from trustreg.core.vocabulary import (
+    AUTHORITY_KINDS,
+    CODE_PATTERN,
+    LIST_KINDS,
+    POLARITIES,
+    PROTECTED_WORDS,
+    SUBJECT_KINDS,
+    forbidden_word,
 )
-CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
+from trustreg.errors import RulebookError
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +83,8 @@ class RegistryList:
     kind: str
     # Membership states dishonesty: only types with indicates_dishonesty may lead here.
     dishonesty: bool
+    # What being on the list means for decisions taken about the subject.
+    consequences: tuple[Consequence, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +156,7 @@ def parse_rulebook(text: str) -> Rulebook:
         if record_type.code in types:
             raise RulebookError(f"record_type '{record_type.code}'", "code is defined twice")
         types[record_type.code] = record_type
+    check_durations(lists, types)
     rating = _rating(data)
     return Rulebook(name, version, effective_from, types, text, lists, rating)
 
@@ -193,6 +169,7 @@ def parse_rulebook_cached(text: str) -> Rulebook:
 
 def _lists(data: Mapping[str, Any]) -> dict[str, RegistryList]:
     lists: dict[str, RegistryList] = {}
+    seen: set[str] = set()  # consequence codes, unique across the rulebook
     for index, entry in enumerate(rf.tables(data, "list", "list"), start=1):
         code = entry.get("code")
         where = f"list '{code}'" if isinstance(code, str) and code else f"list[{index}]"
@@ -204,9 +181,10 @@ def _lists(data: Mapping[str, Any]) -> dict[str, RegistryList]:
             code=code,
             title_zh=rf.text(entry, "title_zh", where),
             title_en=rf.text(entry, "title_en", where),
-            legal_basis=_legal_basis(entry, where, "list"),
+            legal_basis=rf.legal_basis(entry, where, "list"),
             kind=rf.choice(entry, "kind", LIST_KINDS, where),
             dishonesty=rf.flag(entry, "dishonesty", where, default=False),
+            consequences=parse_consequences(entry, code, where, seen),
         )
     return lists
 
@@ -233,13 +211,6 @@ def _rating(data: Mapping[str, Any]) -> Rating:
     return Rating(rf.whole(section, "starting_points", "rating", 1000), tuple(bands))
 
 
-def _legal_basis(entry: Mapping[str, Any], where: str, what: str = "record type") -> str:
-    legal_basis = entry.get("legal_basis")
-    if not isinstance(legal_basis, str) or len(legal_basis.strip()) < 5:
-        raise RulebookError(where, f"has no legal basis; every {what} must cite its law")
-    return legal_basis.strip()
-
-
 def _record_type(
     entry: Mapping[str, Any], index: int, lists: Mapping[str, RegistryList]
 ) -> RecordType:
@@ -248,7 +219,7 @@ def _record_type(
     code = rf.text(entry, "code", where)
     if not CODE_PATTERN.match(code):
         raise RulebookError(where, "code must be lower-case letters, digits and '_'")
-    legal_basis = _legal_basis(entry, where)
+    basis = rf.legal_basis(entry, where)
     category = rf.text(entry, "category", where)
     _refuse_protected(where, code, category)
     polarity = rf.choice(entry, "polarity", POLARITIES, where)
@@ -260,7 +231,7 @@ def _record_type(
         code=code,
         title_zh=rf.text(entry, "title_zh", where),
         title_en=rf.text(entry, "title_en", where),
-        legal_basis=legal_basis,
+        legal_basis=basis,
         category=category,
         polarity=polarity,
         subject_kinds=rf.choices(entry, "subject_kinds", SUBJECT_KINDS, where),
@@ -316,12 +287,8 @@ def _list_effects(
 
 
 def _refuse_protected(where: str, code: str, category: str) -> None:
-    normalised = re.sub(r"[\s\-]+", "_", category.strip().lower())
-    words = set(normalised.split("_")) | set(code.split("_")) | {normalised}
-    for word in PROTECTED_WORDS:
-        # Multi-word terms ("trade_union", "sex_life") are matched as runs of words too.
-        if word in words or ("_" in word and (word in normalised or f"_{word}_" in f"_{code}_")):
-            raise RulebookError(
-                where,
-                f"category '{category}' is protected ({word}); the registry may not hold it",
-            )
+    word = forbidden_word(PROTECTED_WORDS, category, code)
+    if word is not None:
+        raise RulebookError(
+            where, f"category '{category}' is protected ({word}); the registry may not hold it"
+        )

@@ -23,7 +23,8 @@ from trustreg.core.identifiers import (
     ric_birth_date,
     validate_identifier,
 )
-from trustreg.core.rulebook import SUBJECT_KINDS, RecordType
+from trustreg.core.rulebook import RecordType
+from trustreg.core.vocabulary import SUBJECT_KINDS
 from trustreg.errors import ValidationError
 
 SUBJECT_COLUMNS = (

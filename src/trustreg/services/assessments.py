@@ -114,11 +114,17 @@ def subject_assessment(
     """An assessment as JSON-ready data (the API and the CLI show this)."""
     now = datetime.now(UTC)
     as_of = as_of or now.date()
-    if known_at is not None and known_at.tzinfo is None:
-        known_at = known_at.replace(tzinfo=UTC)
-    if known_at is not None and known_at > now:
-        raise ValidationError("known_at", "is in the future; nothing is known of it yet")
+    known_at = moment(known_at, now)
     with transaction(factory) as session:
         result = assess(session, subject_id, as_of, known_at, version).to_dict()
     result["known_at"] = (known_at or now).isoformat()
     return result
+
+
+def moment(known_at: datetime | None, now: datetime) -> datetime | None:
+    """A ``known_at`` as asked (naive means UTC); ValidationError if it is to come."""
+    if known_at is not None and known_at.tzinfo is None:
+        known_at = known_at.replace(tzinfo=UTC)
+    if known_at is not None and known_at > now:
+        raise ValidationError("known_at", "is in the future; nothing is known of it yet")
+    return known_at

@@ -13,8 +13,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from trustreg.core.rulebook import AUTHORITY_KINDS, Rulebook, parse_rulebook
+from trustreg.core.rulebook import Rulebook, parse_rulebook
 from trustreg.core.validation import AuthorityGrant, ValidationContext
+from trustreg.core.vocabulary import AUTHORITY_KINDS
 from trustreg.errors import Conflict, InputFileError, NotFound, Unauthorized, ValidationError
 from trustreg.store import queries, writes
 from trustreg.store.db import migrate, session_factory, transaction

@@ -7,15 +7,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from trustreg.core.eligibility import consequence_dict, consequences_in_force
 from trustreg.core.identifiers import Identifier, mask_identifier, parse_identifier
 from trustreg.core.rulebook import RecordType
+from trustreg.core.vocabulary import PERSON_KINDS
 from trustreg.errors import NotFound
 from trustreg.services import assessments
 from trustreg.store import queries
 from trustreg.store.db import transaction
 from trustreg.store.models import Record, RecordStatusChange, Subject
-
-PERSON_KINDS = ("individual", "foreign_individual")
 
 
 def find_by_identifier(factory: sessionmaker[Session], text: str, masked: bool) -> dict[str, Any]:
@@ -44,8 +44,12 @@ def subject_view(session: Session, subject: Subject, masked: bool) -> dict[str, 
     person = subject.kind in PERSON_KINDS
     types = queries.record_types(session)
     today = datetime.now(UTC).date()
-    assessment = assessments.assess(session, subject.id, today).to_dict()
+    current = assessments.assess(session, subject.id, today)
+    assessment = current.to_dict()
     rulebook = queries.rulebook_in_force(session, today)
+    consequences = [
+        consequence_dict(c) for c in consequences_in_force(current, rulebook, subject.kind)
+    ]
     for membership in assessment["lists"]:
         listed = rulebook.lists[membership["list"]]
         membership["title_zh"], membership["title_en"] = listed.title_zh, listed.title_en
@@ -70,6 +74,8 @@ def subject_view(session: Session, subject: Subject, masked: bool) -> dict[str, 
             for n in sorted(subject.names, key=lambda n: (n.kind != "original", n.kind, n.name))
         ],
         "assessment": assessment,
+        # What the list memberships mean today, for every decision, and until when.
+        "consequences": consequences,
         "records": records,
     }
 

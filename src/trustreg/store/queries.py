@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime
 
 from sqlalchemy import func, select
@@ -144,3 +144,25 @@ def grades(session: Session, subject_ids: list[int]) -> dict[int, str]:
         )
     )
     return {row[0]: row[1] for row in rows}
+
+
+def record_summaries(session: Session, record_ids: Collection[int]) -> dict[int, dict[str, str]]:
+    """What an answer cites of each record: authority, decision reference, type, date."""
+    if not record_ids:
+        return {}
+    rows = session.execute(
+        select(
+            Record.id, Authority.code, Record.reference, Record.record_type, Record.effective_from
+        )
+        .join(Authority, Authority.id == Record.authority_id)
+        .where(Record.id.in_(list(record_ids)))
+    )
+    return {
+        row[0]: {
+            "authority": row[1],
+            "reference": row[2],
+            "record_type": row[3],
+            "effective_from": row[4].isoformat(),
+        }
+        for row in rows
+    }
