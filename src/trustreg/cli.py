@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
-from sqlalchemy.orm import Session, sessionmaker
 
+from trustreg.cli_checks import eligibility_command
+from trustreg.cli_common import err, open_registry, out, parse_day
 from trustreg.config import Settings
 from trustreg.errors import TrustRegError, ValidationError
 from trustreg.services import ingest, registry, subjects
-from trustreg.store.db import make_engine
 
 app = typer.Typer(
     help="Trust Registry: a public credit-information registry.", no_args_is_help=True
@@ -38,15 +37,6 @@ app.add_typer(rulebook_app, name="rulebook")
 app.add_typer(authorities_app, name="authorities")
 app.add_typer(import_app, name="import")
 app.add_typer(subjects_app, name="subjects")
-
-# soft_wrap: a message stays one line however narrow the terminal (or a pipe's 80 columns).
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-
-def open_registry(settings: Settings) -> sessionmaker[Session]:
-    """Migrate the store if needed and load the configured rulebook."""
-    return registry.initialise(make_engine(settings.sqlalchemy_url), settings.rulebook)
 
 
 @app.command()
@@ -96,7 +86,7 @@ def rulebook_diff(
     """Show how many subjects a rulebook change would move to another grade or list."""
     from trustreg.services.rulebook_diff import diff
 
-    day = _parse_day(as_of, "--as-of")
+    day = parse_day(as_of, "--as-of")
     result = diff(
         open_registry(Settings()), registry.read_rulebook(old), registry.read_rulebook(new), day
     )
@@ -119,15 +109,6 @@ def rulebook_diff(
                 f"  e.g. subject {change.subject} {label}: {change.old} -> {change.new}",
                 highlight=False,
             )
-
-
-def _parse_day(text: str | None, option: str) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise ValidationError(option, f"'{text}' is not a date (YYYY-MM-DD)") from exc
 
 
 @authorities_app.command("add")
@@ -309,7 +290,7 @@ def rate(
     if not everyone:
         raise ValidationError("--all", "say --all: the batch re-evaluates every subject")
     factory = open_registry(Settings())
-    day = _parse_day(as_of, "--as-of") or datetime.now(UTC).date()
+    day = parse_day(as_of, "--as-of") or datetime.now(UTC).date()
     with transaction(factory) as session:
         chosen = (
             queries.rulebook_version(session, rulebook)
@@ -367,6 +348,9 @@ def demo(
     if not no_serve:
         settings = demo_settings(settings)
         run(settings, host or settings.host, port or settings.port)
+
+
+app.command("eligibility")(eligibility_command)
 
 
 def main() -> None:

@@ -54,6 +54,8 @@ RECORD_COLUMNS = (
     "subject_name", "decided_on", "effective_from", "amount", "currency", "status", "summary",
 )  # fmt: skip
 
+BIDDER_COLUMNS = ("identifier", "bidder", "lot")
+
 RecordTypeSpec = tuple[str, Sequence[str], Sequence[str]]
 """(code, subject_kinds, authority_kinds) of one rulebook record type."""
 
@@ -412,3 +414,37 @@ def generate_record_rows_fast(
                 break
             emitted += 1
             yield record
+
+
+def tender_bidders(
+    subjects: Sequence[dict[str, str]],
+    records: Sequence[dict[str, str]],
+    seed: int,
+    count: int,
+) -> list[dict[str, str]]:
+    """The bidders of a demo tender: organisations, one in five with records (so the
+    check has something to find), the rest drawn from all; deterministic for a seed."""
+    rng = random.Random(seed * 7 + 1)
+    kinds = ("legal_entity", "other_org", "foreign_entity")
+    organisations = [s for s in subjects if s["kind"] in kinds]
+    with_records = sorted(
+        {(r["id_scheme"], r["id_value"]) for r in records if r["subject_kind"] in kinds}
+    )
+    chosen = rng.sample(with_records, min(len(with_records), count // 5))
+    seen = set(chosen)
+    for subject in rng.sample(organisations, min(len(organisations), count * 2)):
+        key = (subject["id_scheme"], subject["id_value"])
+        if len(chosen) >= count:
+            break
+        if key not in seen:
+            seen.add(key)
+            chosen.append(key)
+    names = {(s["id_scheme"], s["id_value"]): s["name"] for s in organisations}
+    return [
+        {
+            "identifier": f"{scheme}:{value}",
+            "bidder": names.get((scheme, value), ""),
+            "lot": str(1 + number % 4),
+        }
+        for number, (scheme, value) in enumerate(chosen)
+    ]

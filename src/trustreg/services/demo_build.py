@@ -9,17 +9,20 @@ from datetime import date
 from pathlib import Path
 
 from rich.console import Console
+from sqlalchemy.orm import Session, sessionmaker
 
 from trustreg import demo
 from trustreg.config import Settings
 from trustreg.errors import Conflict
-from trustreg.services import assessments, ingest, registry
+from trustreg.services import assessments, ingest, registry, tender_check
+from trustreg.services.eligibility import EligibilityQuery
 from trustreg.store.db import make_engine, transaction
 from trustreg.store.models import Subject
 from trustreg.store.queries import count_rows
 
 # The demo is built as of a fixed date so the same seed always gives the same registry.
 DEMO_TODAY = date(2026, 11, 1)
+TENDER_BIDDERS = 1000
 
 
 def demo_settings(settings: Settings) -> Settings:
@@ -55,11 +58,8 @@ def build_demo(settings: Settings, n_subjects: int, seed: int, console: Console)
     folder.mkdir(parents=True, exist_ok=True)
     subjects = list(demo.generate_subjects(n_subjects, seed, DEMO_TODAY))
     subjects_csv = _write_csv(folder / "subjects.csv", demo.SUBJECT_COLUMNS, subjects)
-    records_csv = _write_csv(
-        folder / "records.csv",
-        demo.RECORD_COLUMNS,
-        demo.generate_records(subjects, seed, DEMO_TODAY),
-    )
+    records = list(demo.generate_records(subjects, seed, DEMO_TODAY))
+    records_csv = _write_csv(folder / "records.csv", demo.RECORD_COLUMNS, records)
     options = ingest.ImportOptions(actor="demo", chunk_rows=settings.import_chunk_rows)
     reports = []
     for feed, path in (("subjects", subjects_csv), ("records", records_csv)):
@@ -68,11 +68,33 @@ def build_demo(settings: Settings, n_subjects: int, seed: int, console: Console)
     with console.status("expiring records past their publicity"):
         maintenance = assessments.maintain(factory)
     elapsed = time.perf_counter() - started
+    tender = _tender_check(factory, folder, subjects, records, seed)
     return (
         f"demo registry built in {elapsed:.1f} s: {reports[0].created} subjects, "
         f"{reports[1].created} records ({maintenance.expired} past their publicity), "
         f"{reports[0].rejected + reports[1].rejected} rejected "
-        f"({settings.sqlalchemy_url}; feeds in {folder})"
+        f"({settings.sqlalchemy_url}; feeds in {folder})\n{tender}"
+    )
+
+
+def _tender_check(
+    factory: sessionmaker[Session],
+    folder: Path,
+    subjects: Sequence[dict[str, str]],
+    records: Sequence[dict[str, str]],
+    seed: int,
+) -> str:
+    """A procurement office's check of every bidder of a tender, as a user runs it."""
+    bidders = demo.tender_bidders(subjects, records, seed, TENDER_BIDDERS)
+    source = _write_csv(folder / "tender_bidders.csv", demo.BIDDER_COLUMNS, bidders)
+    target = folder / "tender_bidders.answers.csv"
+    query = EligibilityQuery("public_procurement", actor="demo")
+    report = tender_check.check_file(factory, source, target, query)
+    return (
+        f"tender check: {report.rows:,} bidders for public_procurement in "
+        f"{report.seconds:.2f} s: {report.eligible:,} eligible, {report.restricted:,} "
+        f"restricted, {report.excluded:,} excluded → {target}\n"
+        f"  again: trustreg eligibility --decision public_procurement --file {source}"
     )
 
 

@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 from trustreg.config import Settings
 from trustreg.services.registry import initialise
 from trustreg.store.db import make_engine
-from trustreg.web import api, pages, problems
+from trustreg.web import api, api_checks, pages, problems
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -39,5 +39,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.templates = Jinja2Templates(directory=TEMPLATES)
     problems.install(app)
     app.include_router(api.router)
+    app.include_router(api_checks.router)
     app.include_router(pages.router)
     return app

@@ -1,0 +1,40 @@
+"""What every ``trustreg`` command shares: the consoles, opening the store, dates."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from rich.console import Console
+from sqlalchemy.orm import Session, sessionmaker
+
+from trustreg.config import Settings
+from trustreg.errors import ValidationError
+from trustreg.services import registry
+from trustreg.store.db import make_engine
+
+# soft_wrap: a message stays one line however narrow the terminal (or a pipe's 80 columns).
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def open_registry(settings: Settings) -> sessionmaker[Session]:
+    """Migrate the store if needed and load the configured rulebook."""
+    return registry.initialise(make_engine(settings.sqlalchemy_url), settings.rulebook)
+
+
+def parse_day(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise ValidationError(option, f"'{text}' is not a date (YYYY-MM-DD)") from exc
+
+
+def parse_moment(text: str | None, option: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValidationError(option, f"'{text}' is not a moment (YYYY-MM-DDTHH:MM:SS)") from exc
