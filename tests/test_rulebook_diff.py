@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.feeds import REGULATOR, add_authorities, record_row, run_import, write_csv
 from trustreg.config import REPO_ROOT
 from trustreg.core.rulebook import parse_rulebook
-from trustreg.services.rulebook_diff import diff
+from trustreg.services.rulebook_diff import RulebookDiff, compare_rules, diff
 
 MODEL = (REPO_ROOT / "rulebooks" / "model.toml").read_text(encoding="utf-8")
 TODAY = datetime.now(UTC).date()
@@ -53,6 +53,20 @@ def test_no_change_no_difference(factory: sessionmaker[Session], tmp_path: Path)
     same = parse_rulebook(MODEL)
     result = diff(factory, same, same, TODAY)
     assert (result.grade_changes, result.list_changes, result.rules_changed) == (0, 0, [])
+    assert result.consequences_changed == result.consequences_added == []
+
+
+def test_diff_names_the_consequences_that_change() -> None:
+    new = MODEL.replace('version = "2026.2"', 'version = "2026.3"', 1)
+    new = new.replace("max_days = 365\n\n[[list]]", "max_days = 200\n\n[[list]]", 1)
+    start = new.index('[[list.consequence]]\ncode = "licence_review_serious"')
+    end = new.index("\n\n", start)
+    new = new[:start] + new[end + 2 :]
+    result = RulebookDiff("2026.2", "2026.3", TODAY)
+    compare_rules(parse_rulebook(MODEL), parse_rulebook(new), result)
+    assert result.consequences_changed == ["subsidy_restriction_defaulter"]
+    assert result.consequences_removed == ["licence_review_serious"]
+    assert result.consequences_added == []
 
 
 def test_a_loaded_version_is_never_changed(factory: sessionmaker[Session]) -> None:

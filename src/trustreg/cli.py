@@ -97,12 +97,15 @@ def rulebook_diff(
         highlight=False,
     )
     for label, codes in (
-        ("added", result.rules_added),
-        ("removed", result.rules_removed),
-        ("changed", result.rules_changed),
+        ("record types added", result.rules_added),
+        ("record types removed", result.rules_removed),
+        ("record types changed", result.rules_changed),
+        ("consequences added", result.consequences_added),
+        ("consequences removed", result.consequences_removed),
+        ("consequences changed", result.consequences_changed),
     ):
         if codes:
-            out.print(f"  record types {label}: {', '.join(codes)}", highlight=False)
+            out.print(f"  {label}: {', '.join(codes)}", highlight=False)
     for label, examples in (("grade", result.grade_examples), ("lists", result.list_examples)):
         for change in examples:
             out.print(

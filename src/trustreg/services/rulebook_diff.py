@@ -38,6 +38,9 @@ class RulebookDiff:
     rules_added: list[str] = field(default_factory=list)
     rules_removed: list[str] = field(default_factory=list)
     rules_changed: list[str] = field(default_factory=list)
+    consequences_added: list[str] = field(default_factory=list)
+    consequences_removed: list[str] = field(default_factory=list)
+    consequences_changed: list[str] = field(default_factory=list)
 
 
 def diff(
@@ -47,7 +50,7 @@ def diff(
     new one takes effect) and count who would change grade or list."""
     as_of = as_of or new.effective_from
     result = RulebookDiff(old.version, new.version, as_of)
-    _compare_rules(old, new, result)
+    compare_rules(old, new, result)
     with transaction(factory) as session:
         subject_ids = store.all_subject_ids(session)
     for start in range(0, len(subject_ids), CHUNK):
@@ -85,11 +88,18 @@ def _compare_chunk(
                 )
 
 
-def _compare_rules(old: Rulebook, new: Rulebook, result: RulebookDiff) -> None:
+def compare_rules(old: Rulebook, new: Rulebook, result: RulebookDiff) -> None:
     result.rules_added = sorted(set(new.record_types) - set(old.record_types))
     result.rules_removed = sorted(set(old.record_types) - set(new.record_types))
     result.rules_changed = sorted(
         code
         for code in set(old.record_types) & set(new.record_types)
         if old.record_types[code] != new.record_types[code]
+    )
+    before = {c.code: c for listed in old.lists.values() for c in listed.consequences}
+    after = {c.code: c for listed in new.lists.values() for c in listed.consequences}
+    result.consequences_added = sorted(set(after) - set(before))
+    result.consequences_removed = sorted(set(before) - set(after))
+    result.consequences_changed = sorted(
+        code for code in set(before) & set(after) if before[code] != after[code]
     )
