@@ -67,6 +67,13 @@ def rulebook_versions(factory: sessionmaker[Session]) -> list[tuple[str, date, d
         return queries.rulebook_versions(session)
 
 
+def rulebook_in_force(factory: sessionmaker[Session], on: date | None = None) -> Rulebook:
+    """The rulebook version in force on ``on`` (default: today, UTC)."""
+    day = on if on is not None else datetime.now(UTC).date()
+    with transaction(factory) as session:
+        return queries.rulebook_in_force(session, day)
+
+
 def validation_context(session: Session, today: date, max_name_chars: int) -> ValidationContext:
     """What the pure validators need from the store, read once per import."""
     grants = {

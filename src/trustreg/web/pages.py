@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from trustreg.errors import NotFound, ValidationError
-from trustreg.services import subjects
+from trustreg.services import certificates, registry, subjects
 from trustreg.services.stats import registry_counts
 from trustreg.web.deps import Sessions, render
 
@@ -41,4 +41,45 @@ def search(
 @router.get("/subjects/{subject_id}", response_class=HTMLResponse)
 def subject_page(request: Request, subject_id: int, factory: Sessions) -> Response:
     view = subjects.find_by_id(factory, subject_id, masked=True)
-    return render(request, "subject.html", {"s": view})
+    context = {
+        "s": view,
+        "consequences": with_list_titles(view),
+        "certifiable": view["kind"] in certificates.CERTIFICATE_KINDS,
+    }
+    return render(request, "subject.html", context)
+
+
+@router.get("/subjects/{subject_id}/certificate", response_class=HTMLResponse)
+def certificate_page(request: Request, subject_id: int, factory: Sessions) -> Response:
+    """A printable credit report certificate of a legal entity or organisation."""
+    issued = certificates.certificate(factory, subject_id)
+    view = issued["subject"]
+    context = {
+        "s": view,
+        "consequences": with_list_titles(view),
+        "issued_at": issued["issued_at"],
+        "published_records": issued["published_records"],
+    }
+    return render(request, "certificate.html", context)
+
+
+@router.get("/rulebook", response_class=HTMLResponse)
+def rulebook_page(request: Request, factory: Sessions) -> Response:
+    """The rulebook in force today, in plain words."""
+    return render(request, "rulebook.html", {"rb": registry.rulebook_in_force(factory)})
+
+
+def with_list_titles(view: dict[str, Any]) -> list[dict[str, Any]]:
+    """The view's consequences in force, each with the titles of the list causing it."""
+    memberships = {m["list"]: m for m in view["assessment"]["lists"]}
+    shown = []
+    for consequence in view["consequences"]:
+        membership = memberships.get(consequence["list"], {})
+        shown.append(
+            {
+                **consequence,
+                "list_title_zh": membership.get("title_zh", consequence["list"]),
+                "list_title_en": membership.get("title_en", ""),
+            }
+        )
+    return shown
