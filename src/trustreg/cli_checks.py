@@ -87,7 +87,7 @@ def _print_answer(answer: dict[str, Any]) -> None:
         out.print(f"eligible again from {answer['eligible_from']}", highlight=False)
     for c in answer["consequences"]:
         out.print(
-            f"  {c['effect']}: {c['title_en']} ({c['title_zh']}), until {c['ends_on']}\n"
+            f"  {c['effect']}: {c['title_en']} ({c['title_zh']}), ends on {c['ends_on']}\n"
             f"    legal basis: {c['legal_basis']}\n"
             f"    list {c['list']} since {c['listed_on']}, scheduled exit {c['listing_exit']}",
             highlight=False,

@@ -115,7 +115,7 @@ def answer_cells(answer: dict[str, Any] | TrustRegError) -> dict[str, str]:
         "answer": answer["answer"],
         "eligible_from": answer["eligible_from"],
         "consequences": "; ".join(
-            f"{c['code']} ({c['effect']} until {c['ends_on']})" for c in consequences
+            f"{c['code']} ({c['effect']}, ends on {c['ends_on']})" for c in consequences
         ),
         "lists": "; ".join(sorted({c["list"] for c in consequences})),
         "records": "; ".join(sorted(records)),
