@@ -34,14 +34,14 @@ def assess(
     """The subject's standing on ``as_of`` as the registry knew it at ``known_at``.
 
     Without ``known_at``: with everything known now. The rulebook is the one in force
-    on ``as_of`` unless a version is named.
+    on ``as_of`` (among those loaded by ``known_at``) unless a version is named.
     """
     if session.get(Subject, subject_id) is None:
         raise NotFound(f"no subject with id {subject_id}")
     rulebook = (
         queries.rulebook_version(session, version)
         if version
-        else queries.rulebook_in_force(session, as_of)
+        else queries.rulebook_in_force(session, as_of, known_at)
     )
     versions = store.record_versions(session, [subject_id])[subject_id]
     return evaluate(subject_id, facts_as_known(versions, as_of, known_at), rulebook, as_of)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from trustreg.core.eligibility import Eligibility, decide
 from trustreg.core.identifiers import Identifier, mask_identifier, parse_identifier
 from trustreg.core.rulebook import Rulebook
+from trustreg.core.validation import SCHEME_KINDS
 from trustreg.core.vocabulary import PERSON_KINDS, PURPOSES
 from trustreg.errors import Forbidden, NotFound, TrustRegError, ValidationError
 from trustreg.services.assessments import moment
@@ -77,7 +78,7 @@ def check_many(
 
         @lru_cache(maxsize=64)
         def rulebook_for(day: date) -> Rulebook:
-            return queries.rulebook_in_force(session, day)
+            return queries.rulebook_in_force(session, day, known_at)
 
         known = _decisions(rulebook_for(on))
         if query.decision not in known:
@@ -143,15 +144,24 @@ def _find(
         identifier = parse_identifier(text)
     except ValidationError as exc:
         return exc
+    shown = f"{identifier.scheme}:{mask_identifier(identifier)}"
+    # A person's number is refused before it is looked up: without a purpose, nobody
+    # may learn even whether the registry holds anything on that person.
+    if query.purpose is None and set(SCHEME_KINDS[identifier.scheme]) <= set(PERSON_KINDS):
+        return _purpose_needed(shown)
     subject = queries.subject_by_identifier(session, identifier)
     if subject is None:
-        return NotFound(f"no subject with identifier {identifier} in the registry")
+        return NotFound(f"no subject with identifier {shown} in the registry")
     if subject.kind in PERSON_KINDS and query.purpose is None:
-        return Forbidden(
-            f"{identifier.scheme}:{mask_identifier(identifier)} is a person: checking a "
-            f"person needs a declared purpose ({', '.join(PURPOSES)}), and is logged"
-        )
+        return _purpose_needed(shown)
     return identifier, subject
+
+
+def _purpose_needed(shown: str) -> Forbidden:
+    return Forbidden(
+        f"{shown} identifies a person: checking a person needs a declared purpose "
+        f"({', '.join(PURPOSES)}), and is logged"
+    )
 
 
 def _answer_view(
@@ -189,6 +199,7 @@ def _log_person_check(
             "check": "eligibility",
             "decision": query.decision,
             "on": view["on"],
+            "known_at": view["known_at"],
             "shown": {
                 "answer": view["answer"],
                 "eligible_from": view["eligible_from"],

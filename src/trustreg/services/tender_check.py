@@ -89,7 +89,9 @@ def read_bidders(data: bytes, where: str, max_rows: int | None = None) -> Bidder
             continue
         if len(cells) != len(header):
             raise InputFileError(f"{where}: line {line} has {len(cells)} cells, not {len(header)}")
-        rows.append(dict(zip(header, (c.strip() for c in cells), strict=True)))
+        row = dict(zip(header, cells, strict=True))  # the office's own cells, untouched
+        row["identifier"] = row["identifier"].strip()
+        rows.append(row)
         if max_rows is not None and len(rows) > max_rows:
             raise InputFileError(f"{where}: more than {max_rows} bidders; split the file")
     return Bidders(header, tuple(rows))

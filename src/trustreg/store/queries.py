@@ -25,14 +25,19 @@ from trustreg.store.models import (
 )
 
 
-def rulebook_in_force(session: Session, on: date) -> core_rulebook.Rulebook:
+def rulebook_in_force(
+    session: Session, on: date, known_at: datetime | None = None
+) -> core_rulebook.Rulebook:
     """The rulebook version in force on a date (the newest whose effective date has come;
-    before any has, the earliest loaded)."""
-    versions = session.execute(
-        select(RulebookVersion.effective_from, RulebookVersion.source_text).order_by(
-            RulebookVersion.effective_from.desc(), RulebookVersion.id.desc()
-        )
-    ).all()
+    before any has, the earliest loaded). With ``known_at``: among the versions loaded
+    by then, so a version loaded later never changes what was answered before."""
+    query = select(RulebookVersion.effective_from, RulebookVersion.source_text).order_by(
+        RulebookVersion.effective_from.desc(), RulebookVersion.id.desc()
+    )
+    versions = session.execute(query).all()
+    if known_at is not None:
+        loaded = session.execute(query.where(RulebookVersion.loaded_at <= known_at)).all()
+        versions = loaded or versions[-1:]
     if not versions:
         raise NotFound("no rulebook is loaded; run `trustreg init`")
     chosen = next((v for v in versions if v[0] <= on), versions[-1])
