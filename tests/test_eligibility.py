@@ -18,7 +18,6 @@ import csv
 import io
 import json
 import re
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -34,14 +33,13 @@ from tests.feeds import (
     COURT,
     REGULATOR,
     TAX,
-    TRUSTREG,
     add_authorities,
-    cli_env,
     cli_url,
     one_error_line,
     record_row,
     reference,
     ric,
+    run_cli,
     run_import,
     subject_name,
     subject_row,
@@ -698,18 +696,6 @@ def cli_store(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
     engine.dispose()
 
 
-def trustreg(tmp_path: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(TRUSTREG), *map(str, args)],
-        cwd=tmp_path,
-        env=cli_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_cli_answers_a_tender_file_as_the_service_does(
     cli_store: sessionmaker[Session], tmp_path: Path
 ) -> None:
@@ -719,7 +705,7 @@ def test_cli_answers_a_tender_file_as_the_service_does(
     by_service = tmp_path / "by-service.csv"
     check_file(cli_store, source, by_service, PROCUREMENT)
 
-    done = trustreg(tmp_path, "eligibility", "--decision", "public_procurement", "--file", source)
+    done = run_cli(tmp_path, "eligibility", "--decision", "public_procurement", "--file", source)
     assert done.returncode == 1, done.stderr
     target = tmp_path / "bidders.answers.csv"
     assert re.fullmatch(
@@ -735,7 +721,7 @@ def test_cli_answers_a_tender_file_as_the_service_does(
     good = tmp_path / "good.csv"
     good.write_text(bidders_csv([rows[0], rows[1], rows[2]]), encoding="utf-8")
     lines = tmp_path / "good.jsonl"
-    answered = trustreg(
+    answered = run_cli(
         tmp_path,
         "eligibility",
         "--decision",
@@ -756,7 +742,7 @@ def test_cli_refuses_a_bidders_file_without_an_identifier_column(
 ) -> None:
     source = tmp_path / "bidders.csv"
     source.write_text(f"bidder,uscc\n甲,{uscc(1)}\n", encoding="utf-8")
-    result = trustreg(tmp_path, "eligibility", "--decision", "public_procurement", "--file", source)
+    result = run_cli(tmp_path, "eligibility", "--decision", "public_procurement", "--file", source)
     assert result.returncode == 2
     assert one_error_line(result) == (
         f"error: {source}: the header needs an 'identifier' column (SCHEME:VALUE); "
@@ -768,7 +754,7 @@ def test_cli_refuses_a_bidders_file_without_an_identifier_column(
 def test_cli_prints_the_answer_the_api_gives(
     cli_store: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    result = trustreg(
+    result = run_cli(
         tmp_path, "eligibility", company(BOTH), "--decision", "public_procurement", "--json"
     )
     assert result.returncode == 0, result.stderr
@@ -786,16 +772,14 @@ def test_cli_prints_the_answer_the_api_gives(
     assert printed == by_api
     assert printed["answer"] == "excluded"
 
-    words = trustreg(tmp_path, "eligibility", company(BOTH), "--decision", "public_procurement")
+    words = run_cli(tmp_path, "eligibility", company(BOTH), "--decision", "public_procurement")
     assert words.returncode == 0, words.stderr
     assert f"eligible again from {LATER + timedelta(days=1095)}" in words.stdout
 
-    unknown = trustreg(
-        tmp_path, "eligibility", company(UNKNOWN), "--decision", "public_procurement"
-    )
+    unknown = run_cli(tmp_path, "eligibility", company(UNKNOWN), "--decision", "public_procurement")
     assert unknown.returncode == 3
     assert uscc(UNKNOWN) in one_error_line(unknown)
-    person = trustreg(tmp_path, "eligibility", f"ric:{PERSON}", "--decision", "public_procurement")
+    person = run_cli(tmp_path, "eligibility", f"ric:{PERSON}", "--decision", "public_procurement")
     assert person.returncode == 5
     assert PERSON not in person.stderr
 
