@@ -50,6 +50,15 @@ class Settings(BaseSettings):
     max_name_chars: int = Field(
         200, ge=10, description="Longest subject name accepted; longer names are rejected."
     )
+    match_threshold: float = Field(
+        0.85, gt=0, le=1, description="Screening score from which a candidate is a match."
+    )
+    review_threshold: float = Field(
+        0.60, gt=0, le=1, description="Screening score from which a candidate goes to review."
+    )
+    screening_workers: int = Field(
+        2, ge=1, le=64, description="Processes that match queries in `trustreg screen`."
+    )
     host: str = Field("127.0.0.1", description="Address `trustreg serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `trustreg serve` listens on.")
 
@@ -57,6 +66,12 @@ class Settings(BaseSettings):
     def _refuse_placeholders(self) -> Settings:
         if self.environment == "production" and self.secret_key == PLACEHOLDER_SECRET:
             raise ValueError("TRUSTREG_SECRET_KEY must be set to a real secret in production")
+        return self
+
+    @model_validator(mode="after")
+    def _thresholds_in_order(self) -> Settings:
+        if self.review_threshold > self.match_threshold:
+            raise ValueError("TRUSTREG_REVIEW_THRESHOLD must not exceed TRUSTREG_MATCH_THRESHOLD")
         return self
 
     @property

@@ -10,9 +10,12 @@ from fastapi import FastAPI
 from fastapi.templating import Jinja2Templates
 
 from trustreg.config import Settings
+from trustreg.core.matching import Thresholds
+from trustreg.services import screening_jobs
 from trustreg.services.registry import initialise
+from trustreg.services.screening import RegistryIndex
 from trustreg.store.db import make_engine
-from trustreg.web import api, api_checks, pages, problems
+from trustreg.web import api, api_checks, api_screening, pages, problems
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -22,7 +25,8 @@ def create_app(settings: Settings) -> FastAPI:
     engine = make_engine(settings.sqlalchemy_url)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        screening_jobs.resume_unfinished(app.state.screening, settings.data_dir)
         yield
         engine.dispose()
 
@@ -36,9 +40,13 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.sessions = initialise(engine, settings.rulebook)
+    thresholds = Thresholds(settings.match_threshold, settings.review_threshold)
+    # Built on the first check; one process here (forking a threaded server is unsafe).
+    app.state.screening = RegistryIndex(app.state.sessions, thresholds, workers=1)
     app.state.templates = Jinja2Templates(directory=TEMPLATES)
     problems.install(app)
     app.include_router(api.router)
     app.include_router(api_checks.router)
+    app.include_router(api_screening.router)
     app.include_router(pages.router)
     return app

@@ -1,0 +1,337 @@
+"""Comparing a query with a registry entry: features, a score in [0, 1], an explanation.
+
+Pure. A party (query or entry) is prepared once into a :class:`Profile` (its name forms
+from ``core.names`` and normalised details); :func:`compare` then weighs the evidence,
+each feature adding or taking away log-odds, in the manner of Fellegi and Sunter:
+
+- the name, in the original script and in transliteration, on its distinctive words
+  (for organisations the region, industry and legal-form words are set aside and
+  compared on their own: "Huaxin Technology" and "Huaxin Trading" share their
+  distinctive word but not their industry); words are weighted by rarity, so a word
+  found in many names counts for little;
+- numbers in names, which must agree ("No. 3" is not "No. 8");
+- identifiers, birth dates, country and address, where both sides have them.
+
+The sum becomes a score through the logistic function; two thresholds (configuration:
+``match`` and ``review``) turn it into a decision. Every feature that agreed or
+disagreed is reported, in words.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
+
+from trustreg.core.names import (
+    GENERIC_WORDS,
+    INDUSTRY_WORDS,
+    LEGAL_WORDS,
+    REGION_WORDS,
+    NameForms,
+    legal_form_family,
+    name_forms,
+    own_han,
+)
+from trustreg.core.vocabulary import PERSON_KINDS
+
+# The log-odds at which the score is one half: a full name that agrees in every word
+# passes it; a person's name alone does not reach a match without a birth date or an
+# identifier to go with it.
+OFFSET = 6.0
+# A word's weight when nothing is known of its frequency (a word the index never saw).
+RARE_WEIGHT = 8.0
+# Words compared on their own, not as part of a firm's distinctive name.
+BUSINESS_WORDS = INDUSTRY_WORDS | GENERIC_WORDS
+SET_APART = BUSINESS_WORDS | REGION_WORDS | LEGAL_WORDS
+_NOT_ALNUM = re.compile(r"[^0-9A-Z]")
+_NOT_DIGIT = re.compile(r"\D")
+
+Rarity = Callable[[str], float]
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """A query or a registry entry, as the matcher sees it."""
+
+    name: str
+    kind: str | None = None
+    identifiers: tuple[tuple[str, str], ...] = ()  # (scheme, value)
+    country: str | None = None
+    birth_date: str | None = None  # YYYY-MM-DD or YYYYMMDD as given
+    address: str | None = None
+    other_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Scores at or above ``match`` are matches; at or above ``review``, for review."""
+
+    match: float = 0.85
+    review: float = 0.60
+
+    def decision(self, score: float) -> str:
+        if score >= self.match:
+            return "match"
+        return "review" if score >= self.review else "no_match"
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """A party prepared for comparison (computed once per entry or query)."""
+
+    person: bool
+    names: tuple[NameForms, ...]
+    own: tuple[tuple[str, ...], ...]  # each name's distinctive words (organisations)
+    own_han: tuple[str, ...]  # each name's distinctive Han characters, if any
+    identifiers: frozenset[str]  # normalised values, scheme left out: schemes overlap
+    birth: str  # eight digits, or "" when unknown or unreadable
+    country: str
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
+class Feature:
+    """One piece of evidence: what it is, whether it agreed, and its weight."""
+
+    name: str
+    agrees: bool
+    weight: float
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    score: float
+    features: tuple[Feature, ...]
+
+    @property
+    def agreed(self) -> tuple[str, ...]:
+        return tuple(f.detail for f in self.features if f.agrees)
+
+    @property
+    def disagreed(self) -> tuple[str, ...]:
+        return tuple(f.detail for f in self.features if not f.agrees)
+
+    @property
+    def explanation(self) -> str:
+        """One line: what agreed (+) and what disagreed (-)."""
+        return "; ".join(("+ " if f.agrees else "- ") + f.detail for f in self.features)
+
+
+def profile(party: Party) -> Profile:
+    """Prepare a party: name forms of every name, and its details normalised."""
+    person = party.kind in PERSON_KINDS
+    texts = [party.name, *party.other_names]
+    names = tuple(
+        forms for forms in (name_forms(t, party.kind) for t in texts if t) if forms.tokens
+    )
+    return Profile(
+        person=person,
+        names=names,
+        own=tuple(() if person else tuple(_distinctive(f.translated)) for f in names),
+        own_han=tuple("" if person else own_han(f) for f in names),
+        identifiers=frozenset(
+            v for v in (_NOT_ALNUM.sub("", value.upper()) for _, value in party.identifiers) if v
+        ),
+        birth=_birth(party.birth_date),
+        country=(party.country or "").strip().upper()[:2],
+        address=" ".join((party.address or "").lower().split())[:300],
+    )
+
+
+def compare(query: Profile, entry: Profile, rarity: Rarity) -> Comparison:
+    """Weigh all the evidence between a query and an entry."""
+    best: list[Feature] = []
+    best_weight = -math.inf
+    for i, a in enumerate(query.names):
+        for j, b in enumerate(entry.names):
+            if entry.person:
+                features = [_person_name(a, b)]
+            else:
+                own = (query.own[i], entry.own[j], query.own_han[i], entry.own_han[j])
+                features = _organisation_name(a, b, own, rarity)
+            weight = sum(f.weight for f in features)
+            if weight > best_weight:
+                best, best_weight = features, weight
+    features = best + _detail_features(query, entry)
+    total = sum(f.weight for f in features)
+    score = 1.0 / (1.0 + math.exp(-(total - OFFSET)))
+    return Comparison(round(score, 4), tuple(features))
+
+
+# --- names ------------------------------------------------------------------------------
+
+
+def _person_name(a: NameForms, b: NameForms) -> Feature:
+    return _name_feature(_person_similarity(a, b), a.tokens, b.tokens, 14.0, 7.0)
+
+
+def _organisation_name(
+    a: NameForms, b: NameForms, own: tuple[Sequence[str], Sequence[str], str, str], rarity: Rarity
+) -> list[Feature]:
+    own_a, own_b, han_a, han_b = own
+    if own_a and own_b:
+        similarity = _weighted_overlap(own_a, own_b, rarity)
+        if len(own_a) != len(own_b):  # "Hua Xin" and "Huaxin": the same, split otherwise
+            similarity = max(similarity, fuzz.ratio("".join(own_a), "".join(own_b)) / 100)
+        if han_a and han_b:
+            # Both in Han: the characters decide; a homophone (华信, 华鑫) is not the name.
+            similarity = max(fuzz.ratio(han_a, han_b) / 100, min(similarity, 0.75))
+    elif own_a or own_b:
+        similarity = 0.3  # one has a name of its own, the other only generic words
+    else:
+        # Only place, trade and number ("上海第三建筑工程"): those must all agree.
+        similarity = fuzz.token_sort_ratio(" ".join(a.translated), " ".join(b.translated)) / 100
+    features = [_name_feature(similarity, own_a or a.translated, own_b or b.translated, 16, 8)]
+    features += _business(a.translated, b.translated)
+    features += _region(a.translated, b.translated)
+    features += _numbers(a.numbers, b.numbers)
+    features += _legal_forms(a.legal_forms, b.legal_forms)
+    return features
+
+
+def _distinctive(words: Sequence[str]) -> list[str]:
+    """A firm's own words: not its place, trade, legal form or generic qualifiers."""
+    return [w for w in words if w not in SET_APART and not w.isdecimal()]
+
+
+def _name_feature(
+    similarity: float, a: Sequence[str], b: Sequence[str], slope: float, floor: float
+) -> Feature:
+    weight = slope * similarity - floor
+    shown = f"name {similarity:.2f}: {' '.join(a)} ~ {' '.join(b)}"
+    return Feature("name", similarity >= 0.8, round(weight, 2), shown)
+
+
+def _business(a: Sequence[str], b: Sequence[str]) -> list[Feature]:
+    """What the firms say they do (industry words, and generic ones such as holdings or
+    international): the same, one saying more, or something else. Trade names repeat
+    across industries, so this weighs nearly as much as the name."""
+    mine, theirs = set(a) & BUSINESS_WORDS, set(b) & BUSINESS_WORDS
+    if not mine or not theirs:
+        return []
+    shared = mine & theirs
+    if mine == theirs:
+        return [Feature("business", True, 2.5, f"business agrees: {', '.join(sorted(shared))}")]
+    shown = f"business {', '.join(sorted(mine))} vs {', '.join(sorted(theirs))}"
+    if shared:
+        return [Feature("business", False, -3.5, shown + " (partly)")]
+    return [Feature("business", False, -5.0, shown)]
+
+
+def _region(a: Sequence[str], b: Sequence[str]) -> list[Feature]:
+    mine, theirs = set(a) & REGION_WORDS, set(b) & REGION_WORDS
+    if not mine and not theirs:
+        return []
+    if not mine or not theirs:
+        return [
+            Feature(
+                "region",
+                False,
+                -0.3,
+                f"region on one side only: {', '.join(sorted(mine | theirs))}",
+            )
+        ]
+    if mine & theirs:
+        return [Feature("region", True, 0.5, f"region agrees: {', '.join(sorted(mine & theirs))}")]
+    shown = f"region differs: {', '.join(sorted(mine))} vs {', '.join(sorted(theirs))}"
+    return [Feature("region", False, -4.0, shown)]
+
+
+def _person_similarity(a: NameForms, b: NameForms) -> float:
+    """Persons: either order (surname first or last), split or joined syllables."""
+    left, right = " ".join(a.tokens), " ".join(b.tokens)
+    return (
+        max(
+            fuzz.token_sort_ratio(left, right),
+            fuzz.ratio(a.joined, b.joined),
+            fuzz.ratio("".join(reversed(a.tokens)), b.joined),
+        )
+        / 100
+    )
+
+
+def _weighted_overlap(a: Sequence[str], b: Sequence[str], rarity: Rarity) -> float:
+    """Dice overlap of two word lists, each word weighted by rarity; a word meets its
+    closest counterpart (a typo still counts, in part)."""
+    if not a or not b:
+        return 0.0
+    matched = 0.0
+    for word in a:
+        closest = max(fuzz.ratio(word, other) for other in b) / 100
+        if closest >= 0.8:
+            matched += closest * rarity(word)
+    total = sum(rarity(w) for w in a) + sum(rarity(w) for w in b)
+    return min(1.0, 2 * matched / total) if total else 0.0
+
+
+def _numbers(a: Sequence[str], b: Sequence[str]) -> list[Feature]:
+    if not a and not b:
+        return []
+    if set(a) == set(b):
+        return [Feature("numbers", True, 1.0, f"numbers agree: {', '.join(a)}")]
+    shown = f"numbers differ: {', '.join(a) or 'none'} vs {', '.join(b) or 'none'}"
+    return [Feature("numbers", False, -7.0 if a and b else -2.0, shown)]
+
+
+def _legal_forms(a: frozenset[str], b: frozenset[str]) -> list[Feature]:
+    if not a or not b:
+        return []
+    shown = f"legal form {', '.join(sorted(a))} vs {', '.join(sorted(b))}"
+    if a & b:
+        return [Feature("legal_form", True, 0.8, f"legal form agrees: {', '.join(sorted(a & b))}")]
+    if {legal_form_family(c) for c in a} & {legal_form_family(c) for c in b}:
+        return [Feature("legal_form", True, 0.2, shown + " (alike)")]
+    return [Feature("legal_form", False, -1.0, shown)]
+
+
+# --- details ----------------------------------------------------------------------------
+
+
+def _detail_features(query: Profile, entry: Profile) -> list[Feature]:
+    features = []
+    if query.identifiers and entry.identifiers:
+        features.append(_identifier(query.identifiers, entry.identifiers))
+    if query.birth and entry.birth:
+        features.append(_birth_date(query.birth, entry.birth))
+    if query.country and entry.country:
+        same = query.country == entry.country
+        shown = f"country {'agrees' if same else 'differs'}: {query.country} vs {entry.country}"
+        features.append(Feature("country", same, 0.5 if same else -2.5, shown))
+    if query.address and entry.address:
+        similarity = fuzz.token_set_ratio(query.address, entry.address) / 100
+        weight = 3.0 if similarity >= 0.9 else 1.5 if similarity >= 0.7 else -1.5
+        shown = f"address {similarity:.2f}"
+        features.append(Feature("address", weight > 0, weight, shown))
+    return features
+
+
+def _identifier(mine: frozenset[str], theirs: frozenset[str]) -> Feature:
+    if mine & theirs:
+        return Feature("identifier", True, 10.0, "identifier equal")
+    distance = min(Levenshtein.distance(a, b) for a in mine for b in theirs)
+    if distance == 1:
+        return Feature("identifier", True, 3.0, "identifier differs in one character")
+    if distance == 2:
+        return Feature("identifier", True, 1.0, "identifier differs in two characters")
+    # Identifiers get mistyped and replaced; a different one weighs, but does not veto.
+    return Feature("identifier", False, -3.0, "identifier differs")
+
+
+def _birth_date(mine: str, theirs: str) -> Feature:
+    if mine == theirs:
+        return Feature("birth_date", True, 5.0, f"birth date equal: {mine}")
+    swapped = mine[:4] + mine[6:8] + mine[4:6] == theirs
+    if swapped or Levenshtein.distance(mine, theirs) == 1:
+        return Feature("birth_date", True, 2.0, f"birth date close: {mine} vs {theirs}")
+    return Feature("birth_date", False, -2.5, f"birth date differs: {mine} vs {theirs}")
+
+
+def _birth(text: str | None) -> str:
+    digits = _NOT_DIGIT.sub("", text or "")
+    return digits if len(digits) == 8 else ""

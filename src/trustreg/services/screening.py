@@ -1,0 +1,248 @@
+"""Counterparty checks: the registry's screening index, and one check at a time.
+
+The index (``core.blocking``) is built from the store on first use and rebuilt when
+subjects, names or identifiers have been added since (looked at no more than once a
+second). Preparing a million profiles is the costly part, so it is spread over worker
+processes. A check answers with candidates, their scores, decisions, the evidence for
+and against, and each subject's current grade and lists.
+
+Persons: person entries are only shown to a caller who declared a purpose (the same
+rule as every person look-up), and every check that showed a person is logged.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from trustreg.core.blocking import Candidate, ScreeningIndex
+from trustreg.core.identifiers import Identifier, mask_identifier, parse_identifier
+from trustreg.core.matching import Party, Profile, Thresholds, profile
+from trustreg.core.vocabulary import PERSON_KINDS, PURPOSES, SUBJECT_KINDS
+from trustreg.errors import Forbidden, ValidationError
+from trustreg.store import screening as store
+from trustreg.store.db import transaction
+from trustreg.store.writes import append_audit
+
+PREPARE_CHUNK = 5_000
+PARALLEL_FROM = 50_000  # below this many subjects, one process prepares them faster
+MAX_TOP = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """What a candidate shows of its subject (person identifiers masked)."""
+
+    subject_id: int
+    name: str
+    kind: str
+    matched_id: str  # scheme:value of the main identifier
+
+
+class RegistryIndex:
+    """The screening index of one store, rebuilt when the store has new subjects."""
+
+    def __init__(
+        self, factory: sessionmaker[Session], thresholds: Thresholds, workers: int = 1
+    ) -> None:
+        self.factory = factory
+        self.thresholds = thresholds
+        self.workers = workers
+        self._lock = threading.Lock()
+        self._index: ScreeningIndex | None = None
+        self._shown: dict[int, Shown] = {}
+        self._version: tuple[int, int, int] | None = None
+        self._checked = 0.0
+
+    def current(self) -> tuple[ScreeningIndex, dict[int, Shown]]:
+        """The index, fresh to within a second."""
+        with self._lock:
+            now = time.monotonic()
+            if self._index is None or now - self._checked >= 1.0:
+                self._checked = now
+                with transaction(self.factory) as session:
+                    version = store.latest_change(session)
+                if version != self._version or self._index is None:
+                    self._index, self._shown = self._build()
+                    self._version = version
+            return self._index, self._shown
+
+    def _build(self) -> tuple[ScreeningIndex, dict[int, Shown]]:
+        shown: dict[int, Shown] = {}
+        parties: list[tuple[int, Party]] = []
+        with transaction(self.factory) as session:
+            for entry in store.entries(session):
+                parties.append((entry.subject_id, entry_party(entry)))
+                shown[entry.subject_id] = _shown(entry)
+        profiles = prepare(parties, self.workers)
+        return ScreeningIndex.from_profiles(profiles, self.thresholds), shown
+
+
+def entry_party(entry: store.ScreeningEntry) -> Party:
+    """A registry subject as the matcher sees it (region stands in for the address)."""
+    return Party(
+        name=entry.name,
+        kind=entry.kind,
+        identifiers=entry.identifiers,
+        country=entry.country,
+        birth_date=entry.birth_date.isoformat() if entry.birth_date else None,
+        address=entry.region,
+        other_names=entry.other_names,
+    )
+
+
+def _shown(entry: store.ScreeningEntry) -> Shown:
+    main = ""
+    if entry.identifiers:
+        identifier = Identifier(*entry.identifiers[0])
+        value = mask_identifier(identifier) if entry.kind in PERSON_KINDS else identifier.value
+        main = f"{identifier.scheme}:{value}"
+    return Shown(entry.subject_id, entry.name, entry.kind, main)
+
+
+def _prepare_chunk(chunk: Sequence[tuple[int, Party]]) -> list[tuple[int, Profile]]:
+    return [(sid, profile(party)) for sid, party in chunk]
+
+
+def prepare(parties: Sequence[tuple[int, Party]], workers: int) -> Iterable[tuple[int, Profile]]:
+    """Profiles of every party, in order; in ``workers`` processes for large registries."""
+    if workers <= 1 or len(parties) < PARALLEL_FROM:
+        return _prepare_chunk(parties)
+    chunks = [parties[i : i + PREPARE_CHUNK] for i in range(0, len(parties), PREPARE_CHUNK)]
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        done = pool.map(_prepare_chunk, chunks)
+    return [item for chunk in done for item in chunk]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckQuery:
+    """One counterparty to check: a name and whatever else is known of it."""
+
+    name: str
+    kind: str | None = None
+    identifier: str | None = None  # SCHEME:VALUE
+    country: str | None = None
+    birth_date: str | None = None
+    address: str | None = None
+
+
+def query_party(query: CheckQuery, where: str = "") -> Party:
+    """Validate a query; ValidationError naming the field (prefixed by ``where``)."""
+    name = " ".join(query.name.split())
+    if not name:
+        raise ValidationError(f"{where}name", "is empty")
+    if len(name) > 300:
+        raise ValidationError(f"{where}name", f"has {len(name)} characters; at most 300")
+    if query.kind and query.kind not in SUBJECT_KINDS:
+        raise ValidationError(f"{where}kind", f"'{query.kind}' is not one of {SUBJECT_KINDS}")
+    identifiers: tuple[tuple[str, str], ...] = ()
+    if query.identifier:
+        parsed = parse_identifier(query.identifier)
+        identifiers = ((parsed.scheme, parsed.value),)
+    forms = profile(Party(name, query.kind))
+    if not forms.names and not identifiers:
+        raise ValidationError(
+            f"{where}name", "has no letters or characters to compare (only punctuation?)"
+        )
+    return Party(
+        name,
+        query.kind or None,
+        identifiers,
+        query.country or None,
+        query.birth_date or None,
+        query.address or None,
+    )
+
+
+def check(
+    registry: RegistryIndex,
+    query: CheckQuery,
+    top: int = 5,
+    purpose: str | None = None,
+    actor: str = "anonymous",
+) -> dict[str, Any]:
+    """Check one counterparty: candidates with score, decision, explanation, standing."""
+    if purpose is not None and purpose not in PURPOSES:
+        raise ValidationError("purpose", f"'{purpose}' is not one of {', '.join(PURPOSES)}")
+    if not 1 <= top <= MAX_TOP:
+        raise ValidationError("top", f"must be between 1 and {MAX_TOP}")
+    if query.kind in PERSON_KINDS and purpose is None:
+        raise Forbidden(_PURPOSE_NEEDED)
+    party = query_party(query)
+    index, shown = registry.current()
+    found = index.search(party, top, persons=purpose is not None)
+    with transaction(registry.factory) as session:
+        standing = store.standings(session, [c.subject_id for c in found])
+        views = [candidate_view(c, shown[c.subject_id], standing) for c in found]
+        people = [v for v in views if v["kind"] in PERSON_KINDS]
+        if people:
+            log_person_checks(session, actor, purpose, "check", people)
+    return {"query": party_view(party), "candidates": views}
+
+
+_PURPOSE_NEEDED = (
+    "checking a person needs a declared purpose "
+    f"({', '.join(PURPOSES)}), and every such check is logged"
+)
+
+
+def candidate_view(
+    candidate: Candidate, shown: Shown, standing: dict[int, tuple[str, list[str]]]
+) -> dict[str, Any]:
+    grade, lists = standing.get(candidate.subject_id, (None, []))
+    return {
+        "subject": candidate.subject_id,
+        "name": shown.name,
+        "kind": shown.kind,
+        "matched_id": shown.matched_id,
+        "score": candidate.score,
+        "decision": candidate.decision,
+        "agreed": list(candidate.agreed),
+        "disagreed": list(candidate.disagreed),
+        "explanation": candidate.comparison.explanation,
+        "grade": grade,
+        "lists": lists,
+    }
+
+
+def party_view(party: Party) -> dict[str, Any]:
+    return {
+        "name": party.name,
+        "kind": party.kind,
+        "identifiers": [f"{s}:{v}" for s, v in party.identifiers],
+        "country": party.country,
+        "birth_date": party.birth_date,
+        "address": party.address,
+    }
+
+
+def log_person_checks(
+    session: Session,
+    actor: str,
+    purpose: str | None,
+    how: str,
+    people: Sequence[dict[str, Any]],
+) -> None:
+    """One audit entry for the persons one check or screening showed."""
+    append_audit(
+        session,
+        actor=actor,
+        action="person_check",
+        target=",".join(f"subject:{p['subject']}" for p in people[:5])[:200],
+        detail={
+            "purpose": purpose,
+            "check": how,
+            "shown": [
+                {"subject": p["subject"], "score": p["score"], "decision": p["decision"]}
+                for p in people
+            ],
+        },
+        now=datetime.now(UTC),
+    )
