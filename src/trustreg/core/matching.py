@@ -48,6 +48,8 @@ RARE_WEIGHT = 8.0
 # Words compared on their own, not as part of a firm's distinctive name.
 BUSINESS_WORDS = INDUSTRY_WORDS | GENERIC_WORDS
 SET_APART = BUSINESS_WORDS | REGION_WORDS | LEGAL_WORDS
+# Address similarity → weight: a whole address that agrees is strong evidence.
+ADDRESS_WEIGHTS = ((0.95, 6.0), (0.9, 4.5), (0.8, 3.0), (0.7, 1.5), (0.5, 0.0), (0.0, -2.0))
 _NOT_ALNUM = re.compile(r"[^0-9A-Z]")
 _NOT_DIGIT = re.compile(r"\D")
 
@@ -305,7 +307,9 @@ def _detail_features(query: Profile, entry: Profile) -> list[Feature]:
         features.append(Feature("country", same, 0.5 if same else -2.5, shown))
     if query.address and entry.address:
         similarity = fuzz.token_set_ratio(query.address, entry.address) / 100
-        weight = 3.0 if similarity >= 0.9 else 1.5 if similarity >= 0.7 else -1.5
+        weight = next(w for floor, w in ADDRESS_WEIGHTS if similarity >= floor)
+        if not entry.person:
+            weight = min(weight, 1.5)  # a firm's registered region says less than a home
         shown = f"address {similarity:.2f}"
         features.append(Feature("address", weight > 0, weight, shown))
     return features
@@ -327,8 +331,13 @@ def _birth_date(mine: str, theirs: str) -> Feature:
     if mine == theirs:
         return Feature("birth_date", True, 5.0, f"birth date equal: {mine}")
     swapped = mine[:4] + mine[6:8] + mine[4:6] == theirs
-    if swapped or Levenshtein.distance(mine, theirs) == 1:
-        return Feature("birth_date", True, 2.0, f"birth date close: {mine} vs {theirs}")
+    distance = Levenshtein.distance(mine, theirs)
+    if swapped or distance == 1:
+        return Feature("birth_date", True, 2.5, f"birth date close: {mine} vs {theirs}")
+    if distance == 2:
+        return Feature(
+            "birth_date", False, 0.0, f"birth date differs in two digits: {mine} vs {theirs}"
+        )
     return Feature("birth_date", False, -2.5, f"birth date differs: {mine} vs {theirs}")
 
 

@@ -53,7 +53,7 @@ GENERIC = """
 国际=international 全球=global 环球=global 亚太=asia+pacific 联合=united
 发展=development 开发=development 经济=economic 合作=cooperation 交流=exchange
 创新=innovation 国有=state+owned 合资=joint+venture 控股=holdings 管理=management
-企业=enterprise 中心=center 总部=headquarters 实业=industrial 产业=industrial
+企业=enterprise 销售=sales 经销=sales 中心=center 总部=headquarters 实业=industrial 产业=industrial
 工业=industrial 商务=business 商业=commercial 服务=services 集成=integration
 """
 
@@ -200,6 +200,12 @@ labour=labor mould=mold moulds=mold fibre=fiber fibres=fiber batteries=battery
 univ=university lab=laboratory labs=laboratory laboratories=laboratory
 guaranty=guarantee toy=toys gift=gifts craft=crafts supply=supplies dye=dyes
 travel=tourism travels=tourism tours=tourism motor=automotive motors=automotive
+papermaking=paper papers=paper apparel=garment apparels=garment garments=garment
+sale=sales selling=sales dyeing=dyes
+koln=cologne munchen=munich wien=vienna praha=prague roma=rome milano=milan
+lisboa=lisbon firenze=florence venezia=venice napoli=naples torino=turin
+bruxelles=brussels brussel=brussels antwerpen=antwerp geneve=geneva den+haag=thehague
+hague=thehague beijing=beijing peking=beijing canton=guangzhou
 vehicle=automotive vehicles=automotive
 """
 
@@ -224,6 +230,24 @@ _FOREIGN_PLACES = """
     poland czech hungary romania greece turkey russia ukraine japan korea thailand
     indonesia philippines vietnam malaysia india pakistan bangladesh australia canada
     america usa brazil argentina chile peru colombia egypt nigeria kenya
+    bordeaux toulouse nice nantes strasbourg lille rennes montpellier grenoble seville
+    bilbao malaga zaragoza florence venice bologna verona palermo bremen hanover
+    leipzig dresden nuremberg essen dortmund duisburg bonn mannheim karlsruhe
+    thehague eindhoven utrecht groningen ghent liege bern lausanne lucerne salzburg
+    graz innsbruck krakow gdansk wroclaw poznan brno bratislava ljubljana zagreb
+    belgrade sofia riga vilnius tallinn reykjavik aberdeen cardiff belfast cork galway
+    sheffield nottingham leicester southampton portsmouth newcastle
+    osaka kawasaki hiroshima sendai chiba daegu gwangju daejeon ulsan taipei kaohsiung
+    taichung penang cebu surabaya bandung medan ahmedabad hyderabad pune surat
+    jaipur lucknow kanpur nagpur islamabad faisalabad chittagong kathmandu
+    almaty tashkent baku tbilisi yerevan beirut amman kuwait muscat manama telaviv
+    jerusalem haifa tunis algiers accra abuja addisababa daressalaam kampala kinshasa
+    luanda durban pretoria adelaide canberra hobart darwin wellington christchurch
+    ottawa quebec winnipeg edmonton halifax sandiego austin sanantonio portland
+    lasvegas minneapolis stlouis pittsburgh baltimore cleveland cincinnati nashville
+    neworleans charlotte orlando tampa honolulu anchorage monterrey guadalajara
+    havana panama quito lapaz asuncion montevideo medellin recife brasilia curitiba
+    portoalegre salvador fortaleza
 """
 FOREIGN_PLACES = frozenset(_FOREIGN_PLACES.split())
 
@@ -235,6 +259,7 @@ export+and+import=importexport iron+and+steel=steel internet+of+things=iot
 bio+tech=biotech economic+and+trade=economictrade road+and+bridge=roadbridge
 non+ferrous+metal=nonferrousmetal environmental+protection=environmental
 science+and+technology=technology sci+tech=technology scitech=technology
+printing+and+dyeing=printingdyeing printing+dyeing=printingdyeing
 new+york=newyork san+francisco=sanfrancisco los+angeles=losangeles
 kuala+lumpur=kualalumpur abu+dhabi=abudhabi cape+town=capetown sao+paulo=saopaulo
 buenos+aires=buenosaires
