@@ -53,7 +53,7 @@ GENERIC = """
 国际=international 全球=global 环球=global 亚太=asia+pacific 联合=united
 发展=development 开发=development 经济=economic 合作=cooperation 交流=exchange
 创新=innovation 国有=state+owned 合资=joint+venture 控股=holdings 管理=management
-企业=enterprise 销售=sales 经销=sales 中心=center 总部=headquarters 实业=industrial 产业=industrial
+企业=enterprise 制品=products 产品=products 工程=engineering 销售=sales 经销=sales 中心=center 总部=headquarters 实业=industrial 产业=industrial
 工业=industrial 商务=business 商业=commercial 服务=services 集成=integration
 """
 
@@ -94,7 +94,7 @@ INDUSTRY = """
 起重=lifting 管道=pipeline 管业=pipe 制冷=refrigeration 空调=air+conditioning
 暖通=hvac 汽车=automotive 汽配=auto+parts 汽车配件=auto+parts 零部件=parts
 配件=parts 摩托车=motorcycle 车辆=vehicle 船舶=ship 造船=shipbuilding 游艇=yacht
-制品=products 产品=products 用品=supplies 包装=packaging 印刷=printing
+  用品=supplies 包装=packaging 印刷=printing
 
 纺织=textile 服装=garment 制衣=garment 服饰=apparel 鞋业=footwear 皮革=leather
 家纺=home+textile 针织=knitting 印染=printing+dyeing 丝绸=silk 棉业=cotton
@@ -118,7 +118,7 @@ INDUSTRY = """
 基因=genetic 疫苗=vaccine 试剂=reagent 诊断=diagnostics 口腔=dental 药房=pharmacy
 大药房=pharmacy
 
-建设=construction 建筑=construction 建工=construction 工程=engineering
+建设=construction 建筑=construction 建工=construction 
 路桥=road+bridge 市政=municipal 装饰=decoration 装修=decoration 设计=design
 规划=planning 勘察=survey 测绘=survey 监理=supervision 房地产=real+estate
 地产=real+estate 不动产=real+estate 置业=property 物业=property 置地=land
@@ -161,6 +161,7 @@ INDUSTRY = """
 基金会=foundation 环保=environmental 环境保护=environmental 环境=environmental
 节能=energy+saving 水务=water 供水=water+supply 水处理=water+treatment
 净化=purification
+冷链=cold+chain
 """
 
 # --- English words: spellings and abbreviations that mean one canonical word ---------
@@ -201,7 +202,9 @@ univ=university lab=laboratory labs=laboratory laboratories=laboratory
 guaranty=guarantee toy=toys gift=gifts craft=crafts supply=supplies dye=dyes
 travel=tourism travels=tourism tours=tourism motor=automotive motors=automotive
 papermaking=paper papers=paper apparel=garment apparels=garment garments=garment
-sale=sales selling=sales dyeing=dyes
+sale=sales selling=sales dyeing=dyes property=real+estate marine=ship
+shipbuilding=ship ships=ship communication=telecom communications=telecom
+handicraft=crafts handicrafts=crafts it=information+technology
 koln=cologne munchen=munich wien=vienna praha=prague roma=rome milano=milan
 lisboa=lisbon firenze=florence venezia=venice napoli=naples torino=turin
 bruxelles=brussels brussel=brussels antwerpen=antwerp geneve=geneva den+haag=thehague
@@ -260,6 +263,9 @@ bio+tech=biotech economic+and+trade=economictrade road+and+bridge=roadbridge
 non+ferrous+metal=nonferrousmetal environmental+protection=environmental
 science+and+technology=technology sci+tech=technology scitech=technology
 printing+and+dyeing=printingdyeing printing+dyeing=printingdyeing
+medical+equipment=medicaldevices medical+instruments=medicaldevices
+medical+device=medicaldevices arts+and+crafts=crafts art+crafts=crafts
+food+and+beverage=catering food+beverage=catering
 new+york=newyork san+francisco=sanfrancisco los+angeles=losangeles
 kuala+lumpur=kualalumpur abu+dhabi=abudhabi cape+town=capetown sao+paulo=saopaulo
 buenos+aires=buenosaires

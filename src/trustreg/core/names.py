@@ -485,27 +485,33 @@ def _numbers_and_translation(original: str) -> tuple[tuple[str, ...], tuple[str,
 
 
 @lru_cache(maxsize=1)
-def _vocabulary() -> dict[str, str]:
-    """Every English word the tables know, with the canonical token it stands for."""
-    known = {word: word for word in nw.GLOSSARY.values()}
-    known.update({w: w for w in nw.REGION_WORDS})
+def _vocabulary() -> tuple[dict[str, str], dict[str, str]]:
+    """Every English word the tables know with the token it stands for; places apart."""
+    known = {word: word for word in nw.GLOSSARY.values() if word not in nw.REGION_WORDS}
+    known.update({w: w for w in LEGAL_WORDS if len(w) >= 5})
+    known.update({w: w for phrase in nw.PHRASES for w in phrase})  # "commerce" in phrases
     known.update(nw.SYNONYMS)
-    return known
+    places = {w: w for w in nw.REGION_WORDS}
+    return known, places
 
 
 @lru_cache(maxsize=1 << 16)
 def _known_word(word: str) -> str:
     """A Latin word as its canonical token; a word one slip away from a known one
-    ("Eectric", "Muniipal") is taken for it. Short words are left alone: too many
-    real names are one letter from a dictionary word."""
-    known = _vocabulary()
-    canonical = known.get(word)
+    ("Eectric", "Muniipal") is taken for it. Short words are left alone, and a place
+    only for a letter left out or added: trade names in pinyin are often one letter
+    from a city (Yinghuan, Yinchuan)."""
+    known, places = _vocabulary()
+    canonical = known.get(word) or places.get(word)
     if canonical is not None or len(word) < 5 or not word.isalpha():
         return canonical or word
     from rapidfuzz import fuzz, process
 
     close = process.extractOne(word, known.keys(), scorer=fuzz.ratio, score_cutoff=87)
-    return known[close[0]] if close else word
+    if close:
+        return known[close[0]]
+    place = process.extractOne(word, places.keys(), scorer=fuzz.ratio, score_cutoff=91)
+    return places[place[0]] if place else word
 
 
 @lru_cache(maxsize=1)
