@@ -53,7 +53,8 @@ GENERIC = """
 国际=international 全球=global 环球=global 亚太=asia+pacific 联合=united
 发展=development 开发=development 经济=economic 合作=cooperation 交流=exchange
 创新=innovation 国有=state+owned 合资=joint+venture 控股=holdings 管理=management
-企业=enterprise 制品=products 产品=products 工程=engineering 销售=sales 经销=sales 中心=center 总部=headquarters 实业=industrial 产业=industrial
+企业=enterprise 制品=products 产品=products 工程=engineering
+销售=sales 经销=sales 中心=center 总部=headquarters 实业=industrial 产业=industrial
 工业=industrial 商务=business 商业=commercial 服务=services 集成=integration
 """
 
@@ -118,7 +119,7 @@ INDUSTRY = """
 基因=genetic 疫苗=vaccine 试剂=reagent 诊断=diagnostics 口腔=dental 药房=pharmacy
 大药房=pharmacy
 
-建设=construction 建筑=construction 建工=construction 
+建设=construction 建筑=construction 建工=construction
 路桥=road+bridge 市政=municipal 装饰=decoration 装修=decoration 设计=design
 规划=planning 勘察=survey 测绘=survey 监理=supervision 房地产=real+estate
 地产=real+estate 不动产=real+estate 置业=property 物业=property 置地=land
