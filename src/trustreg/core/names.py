@@ -149,13 +149,29 @@ def _converter() -> OpenCC:
 
 @lru_cache(maxsize=1 << 16)
 def _pinyin(run: str) -> tuple[str, ...]:
-    """One toneless syllable per character of a Han run (an unknown character stays)."""
+    """One toneless syllable per character of a Han run (an unknown character stays).
+
+    A run that is a word in pypinyin's phrase dictionary is read as that word (its
+    polyphones resolved); any other run character by character, each in its most
+    common reading. Reading whole runs through pypinyin's segmenter costs about ten
+    times as much, and the pieces we read are already cut at glossary words.
+    """
+    from pypinyin import Style, lazy_pinyin
+    from pypinyin.phrases_dict import phrases_dict
+
+    if len(run) > 1 and run in phrases_dict:
+        syllables = lazy_pinyin(run, style=Style.NORMAL, errors="default")
+        if len(syllables) == len(run):
+            return tuple(s.replace("v", "u") for s in syllables)
+    return tuple(_char_pinyin(c) for c in run)
+
+
+@lru_cache(maxsize=1 << 15)
+def _char_pinyin(char: str) -> str:
     from pypinyin import Style, lazy_pinyin
 
-    syllables = lazy_pinyin(run, style=Style.NORMAL, errors="default")
-    if len(syllables) != len(run):
-        syllables = [lazy_pinyin(c, style=Style.NORMAL, errors="default")[0] for c in run]
-    return tuple(s.replace("v", "u") for s in syllables)
+    reading = lazy_pinyin(char, style=Style.NORMAL, errors="default")
+    return reading[0].replace("v", "u") if reading else char
 
 
 @lru_cache(maxsize=1 << 16)
@@ -481,7 +497,9 @@ def _numbers_and_translation(original: str) -> tuple[tuple[str, ...], tuple[str,
         else:
             items.append(_known_word(piece))
     found.sort()
-    return tuple(n for _, n in found), _merge_phrases(_pinyin_words(items))
+    if not _HAN_SEARCH(original):  # a romanised name may spell glossary words in pinyin
+        items = _pinyin_words(items)
+    return tuple(n for _, n in found), _merge_phrases(items)
 
 
 @lru_cache(maxsize=1)
