@@ -55,6 +55,7 @@ RECORD_COLUMNS = (
 )  # fmt: skip
 
 BIDDER_COLUMNS = ("identifier", "bidder", "lot")
+COUNTERPARTY_COLUMNS = ("ref", "name", "kind", "country")
 
 RecordTypeSpec = tuple[str, Sequence[str], Sequence[str]]
 """(code, subject_kinds, authority_kinds) of one rulebook record type."""
@@ -448,3 +449,36 @@ def tender_bidders(
         }
         for number, (scheme, value) in enumerate(chosen)
     ]
+
+
+def counterparties(
+    subjects: Sequence[dict[str, str]], seed: int, count: int
+) -> list[dict[str, str]]:
+    """A customer file to screen: registered firms under their Chinese names, in
+    English as a foreign partner writes them, in traditional characters, and firms
+    the registry does not hold; deterministic for a seed."""
+    from trustreg.core.names import name_forms
+
+    rng = random.Random(seed * 11 + 3)
+    firms = [s for s in subjects if s["kind"] == "legal_entity"]
+    rows = []
+    for number, firm in enumerate(rng.sample(firms, min(len(firms), count)), start=1):
+        style = number % 4
+        name = firm["name"]
+        if style == 1:
+            words = name_forms(name).translated
+            name = " ".join(w.capitalize() for w in words) + " Co., Ltd."
+        elif style == 2:
+            name = name.translate(_TRADITIONAL)
+        elif style == 3:
+            name = _trade_name(rng)[0] + rng.choice(("科技", "贸易", "物流")) + "有限公司"
+        rows.append(
+            {"ref": f"C{number:05d}", "name": name, "kind": "legal_entity", "country": "CN"}
+        )
+    return rows
+
+
+# A few simplified characters and their traditional forms, for the demo's customer file.
+_TRADITIONAL = str.maketrans(
+    "东华电贸易业机械设备国际发展网络药医实集团", "東華電貿易業機械設備國際發展網絡藥醫實集團"
+)

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import Indel, Levenshtein
 
 from trustreg.core.names import (
     GENERIC_WORDS,
@@ -36,6 +36,7 @@ from trustreg.core.names import (
     legal_form_family,
     name_forms,
     own_han,
+    syllables,
 )
 from trustreg.core.vocabulary import PERSON_KINDS
 
@@ -170,26 +171,32 @@ def compare(query: Profile, entry: Profile, rarity: Rarity) -> Comparison:
 
 
 def _person_name(a: NameForms, b: NameForms) -> Feature:
-    return _name_feature(_person_similarity(a, b), a.tokens, b.tokens, 14.0, 7.0)
+    return _name_feature(_person_similarity(a, b), a.tokens, b.tokens, 14.0, top=7.0)
 
 
 def _organisation_name(
     a: NameForms, b: NameForms, own: tuple[Sequence[str], Sequence[str], str, str], rarity: Rarity
 ) -> list[Feature]:
     own_a, own_b, han_a, han_b = own
-    if own_a and own_b:
+    steep = False
+    if han_a and han_b:
+        # Both in Han: the characters decide, and a different character is another firm
+        # (华信, 华鑫 sound alike: at most a review, never a match).
+        similarity = fuzz.ratio(han_a, han_b) / 100
+        if "".join(own_a) == "".join(own_b):
+            similarity = max(similarity, 0.75)
+        steep = True
+    elif own_a and own_b:
         similarity = _weighted_overlap(own_a, own_b, rarity)
         if len(own_a) != len(own_b):  # "Hua Xin" and "Huaxin": the same, split otherwise
-            similarity = max(similarity, fuzz.ratio("".join(own_a), "".join(own_b)) / 100)
-        if han_a and han_b:
-            # Both in Han: the characters decide; a homophone (华信, 华鑫) is not the name.
-            similarity = max(fuzz.ratio(han_a, han_b) / 100, min(similarity, 0.75))
+            similarity = max(similarity, _word_similarity("".join(own_a), "".join(own_b)))
     elif own_a or own_b:
         similarity = 0.3  # one has a name of its own, the other only generic words
     else:
         # Only place, trade and number ("上海第三建筑工程"): those must all agree.
         similarity = fuzz.token_sort_ratio(" ".join(a.translated), " ".join(b.translated)) / 100
-    features = [_name_feature(similarity, own_a or a.translated, own_b or b.translated, 16, 8)]
+    shown_a, shown_b = own_a or a.translated, own_b or b.translated
+    features = [_name_feature(similarity, shown_a, shown_b, 35.0 if steep else 20.0)]
     features += _business(a.translated, b.translated)
     features += _region(a.translated, b.translated)
     features += _numbers(a.numbers, b.numbers)
@@ -203,9 +210,10 @@ def _distinctive(words: Sequence[str]) -> list[str]:
 
 
 def _name_feature(
-    similarity: float, a: Sequence[str], b: Sequence[str], slope: float, floor: float
+    similarity: float, a: Sequence[str], b: Sequence[str], slope: float, top: float = 8.0
 ) -> Feature:
-    weight = slope * similarity - floor
+    """``top`` for names that agree, ``slope`` less for each unit of difference."""
+    weight = top - slope * (1.0 - similarity)
     shown = f"name {similarity:.2f}: {' '.join(a)} ~ {' '.join(b)}"
     return Feature("name", similarity >= 0.8, round(weight, 2), shown)
 
@@ -242,7 +250,7 @@ def _region(a: Sequence[str], b: Sequence[str]) -> list[Feature]:
     if mine & theirs:
         return [Feature("region", True, 0.5, f"region agrees: {', '.join(sorted(mine & theirs))}")]
     shown = f"region differs: {', '.join(sorted(mine))} vs {', '.join(sorted(theirs))}"
-    return [Feature("region", False, -4.0, shown)]
+    return [Feature("region", False, -6.0, shown)]
 
 
 def _person_similarity(a: NameForms, b: NameForms) -> float:
@@ -265,11 +273,23 @@ def _weighted_overlap(a: Sequence[str], b: Sequence[str], rarity: Rarity) -> flo
         return 0.0
     matched = 0.0
     for word in a:
-        closest = max(fuzz.ratio(word, other) for other in b) / 100
+        closest = max(_word_similarity(word, other) for other in b)
         if closest >= 0.8:
             matched += closest * rarity(word)
     total = sum(rarity(w) for w in a) + sum(rarity(w) for w in b)
     return min(1.0, 2 * matched / total) if total else 0.0
+
+
+def _word_similarity(a: str, b: str) -> float:
+    """Pinyin words are compared syllable by syllable: "tianan" (天安) and "tianyuan"
+    (天远) share one syllable of two, not six letters of eight. Other words (foreign,
+    or mistyped) letter by letter."""
+    if a == b:
+        return 1.0
+    syllables_a, syllables_b = syllables(a), syllables(b)
+    if syllables_a and syllables_b:
+        return Indel.normalized_similarity(syllables_a, syllables_b)
+    return fuzz.ratio(a, b) / 100
 
 
 def _numbers(a: Sequence[str], b: Sequence[str]) -> list[Feature]:

@@ -613,3 +613,38 @@ def name_forms(text: str, kind: str | None = None) -> NameForms:
         numbers=numbers,
         set_aside=tuple(aside),
     )
+
+
+@lru_cache(maxsize=1)
+def _syllable_inventory() -> frozenset[str]:
+    """Every toneless Mandarin syllable pypinyin knows (about 410)."""
+    from pypinyin import Style
+    from pypinyin.pinyin_dict import pinyin_dict
+    from pypinyin.style import convert as convert_style
+
+    found: set[str] = set()
+    for readings in pinyin_dict.values():
+        for reading in readings.split(","):
+            plain = convert_style(reading, Style.NORMAL, strict=False)
+            if plain.isascii() and plain.isalpha():
+                found.add(plain.replace("v", "u"))
+    return frozenset(found)
+
+
+@lru_cache(maxsize=1 << 16)
+def syllables(word: str) -> tuple[str, ...]:
+    """A Latin word cut into pinyin syllables, fewest first ("tianan" → tian an,
+    "xian" → xian); empty when it is not pinyin (a foreign word, or a typo)."""
+    inventory = _syllable_inventory()
+    best: list[tuple[str, ...] | None] = [None] * (len(word) + 1)
+    best[0] = ()
+    for end in range(1, len(word) + 1):
+        for start in range(max(0, end - 6), end):
+            head = best[start]
+            piece = word[start:end]
+            if head is not None and piece in inventory:
+                candidate = (*head, piece)
+                current = best[end]
+                if current is None or len(candidate) < len(current):
+                    best[end] = candidate
+    return best[len(word)] or ()

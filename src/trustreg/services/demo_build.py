@@ -23,6 +23,7 @@ from trustreg.store.queries import count_rows
 # The demo is built as of a fixed date so the same seed always gives the same registry.
 DEMO_TODAY = date(2026, 11, 1)
 TENDER_BIDDERS = 1000
+COUNTERPARTIES = 500
 
 
 def demo_settings(settings: Settings) -> Settings:
@@ -69,6 +70,11 @@ def build_demo(settings: Settings, n_subjects: int, seed: int, console: Console)
         maintenance = assessments.maintain(factory)
     elapsed = time.perf_counter() - started
     tender = _tender_check(factory, folder, subjects, records, seed)
+    _write_csv(
+        folder / "counterparties.csv",
+        demo.COUNTERPARTY_COLUMNS,
+        demo.counterparties(subjects, seed, COUNTERPARTIES),
+    )
     return (
         f"demo registry built in {elapsed:.1f} s: {reports[0].created} subjects, "
         f"{reports[1].created} records ({maintenance.expired} past their publicity), "
@@ -94,7 +100,9 @@ def _tender_check(
         f"tender check: {report.rows:,} bidders for public_procurement in "
         f"{report.seconds:.2f} s: {report.eligible:,} eligible, {report.restricted:,} "
         f"restricted, {report.excluded:,} excluded → {target}\n"
-        f"  again: trustreg eligibility --decision public_procurement --file {source}"
+        f"  again: trustreg eligibility --decision public_procurement --file {source}\n"
+        f"a customer file to screen: trustreg screen {folder / 'counterparties.csv'} "
+        f"-o {folder / 'counterparties.results.csv'}"
     )
 
 

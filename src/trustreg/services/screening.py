@@ -58,7 +58,7 @@ class RegistryIndex:
         self._lock = threading.Lock()
         self._index: ScreeningIndex | None = None
         self._shown: dict[int, Shown] = {}
-        self._version: tuple[int, int, int] | None = None
+        self._version: tuple[int, ...] | None = None
         self._checked = 0.0
 
     def current(self) -> tuple[ScreeningIndex, dict[int, Shown]]:
@@ -142,6 +142,10 @@ def query_party(query: CheckQuery, where: str = "") -> Party:
         raise ValidationError(f"{where}name", f"has {len(name)} characters; at most 300")
     if query.kind and query.kind not in SUBJECT_KINDS:
         raise ValidationError(f"{where}kind", f"'{query.kind}' is not one of {SUBJECT_KINDS}")
+    country = (query.country or "").strip().upper()
+    if country and not (len(country) == 2 and country.isascii() and country.isalpha()):
+        # Checked, not cut to two letters: "China" is not CH (Switzerland).
+        raise ValidationError(f"{where}country", f"'{query.country}' is not an ISO 3166 code")
     identifiers: tuple[tuple[str, str], ...] = ()
     if query.identifier:
         parsed = parse_identifier(query.identifier)
@@ -155,7 +159,7 @@ def query_party(query: CheckQuery, where: str = "") -> Party:
         name,
         query.kind or None,
         identifiers,
-        query.country or None,
+        country or None,
         query.birth_date or None,
         query.address or None,
     )

@@ -106,18 +106,22 @@ def screen_file(
         raise ValidationError("top", f"must be between 1 and {screening.MAX_TOP}")
     feed = detect_format(source, options.file_format, options.encoding)
     run = _Run(source, target, options)
-    index, shown = registry.current()
     report = ScreenReport(resumed_after=run.done)
     for name, count in run.counts.items():
         setattr(report, name, count)
-    with source.open("rb") as handle:
-        lines = LineSource(handle, feed.encoding, options.max_line_bytes)
-        rows = read_rows(lines, feed.file_format, SCREEN_COLUMNS, ("ref", "name"))
-        queries = _queries(rows, run, options, report)
-        for found in _matched(index, _chunks(queries), options):
-            _write_chunk(registry, shown, found, run, options, report)
-            if progress:
-                progress(lines.bytes_read)
+    try:
+        index, shown = registry.current()
+        with source.open("rb") as handle:
+            lines = LineSource(handle, feed.encoding, options.max_line_bytes)
+            rows = read_rows(lines, feed.file_format, SCREEN_COLUMNS, ("ref", "name"))
+            queries = _queries(rows, run, options, report)
+            for found in _matched(index, _chunks(queries), options):
+                _write_chunk(registry, shown, found, run, options, report)
+                if progress:
+                    progress(lines.bytes_read)
+    except BaseException:
+        run.abandon()
+        raise
     run.finish(report)
     report.seconds = time.perf_counter() - started
     return report
@@ -150,6 +154,7 @@ class _Run:
             self.out = self._reopen(self.partial, int(saved["out_bytes"]))
             self.rej = self._reopen(self.rejects_partial, int(saved["rej_bytes"]))
         else:
+            self.state.unlink(missing_ok=True)  # left without its partial: of no use
             self.out = self.partial.open("w", encoding="utf-8", newline="")
             self.rej = self.rejects_partial.open("w", encoding="utf-8", newline="")
             csv.writer(self.out).writerow(RESULT_COLUMNS)
@@ -181,6 +186,15 @@ class _Run:
         temporary = self.state.with_name(self.state.name + ".tmp")
         temporary.write_text(json.dumps(state), encoding="utf-8")
         temporary.replace(self.state)
+
+    def abandon(self) -> None:
+        """Close the files of a run that failed; one that saved no progress (a bad header,
+        say) leaves nothing behind, one that did stays for ``resume``."""
+        self.out.close()
+        self.rej.close()
+        if not self.state.is_file():
+            self.partial.unlink(missing_ok=True)
+            self.rejects_partial.unlink(missing_ok=True)
 
     def finish(self, report: ScreenReport) -> None:
         self.out.close()

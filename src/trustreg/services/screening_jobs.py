@@ -17,7 +17,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from trustreg.errors import NotFound, TrustRegError
+from trustreg.core.vocabulary import PURPOSES
+from trustreg.errors import NotFound, TrustRegError, ValidationError
 from trustreg.services import screening
 from trustreg.services.screening_file import ScreenOptions, ScreenReport, screen_file
 from trustreg.store.db import transaction
@@ -39,6 +40,9 @@ def submit(
     options: ScreenOptions,
 ) -> dict[str, Any]:
     """Save the file, queue the job, and return its status."""
+    if options.purpose is not None and options.purpose not in PURPOSES:
+        # Refused now, not as a job that fails later: the caller is still listening.
+        raise ValidationError("purpose", f"'{options.purpose}' is not one of {', '.join(PURPOSES)}")
     job_id = uuid.uuid4().hex
     folder = job_folder(data_dir, job_id)
     folder.mkdir(parents=True)

@@ -67,12 +67,18 @@ def entries(session: Session, after: int = 0, batch: int = 20_000) -> Iterator[S
         after = high
 
 
-def latest_change(session: Session) -> tuple[int, int, int]:
-    """The newest subject, name and identifier ids: the index is stale when they move."""
+def latest_change(session: Session) -> tuple[int, int, int, int, int]:
+    """The newest subject, name and identifier ids, and the last import batch and row
+    that created or changed a subject: the index is stale when they move (an update may
+    change only a region, country or birth date). Each is read from an index."""
+    batch = session.scalar(select(func.max(Subject.batch_id))) or 0
+    row = session.scalar(select(func.max(Subject.source_row)).where(Subject.batch_id == batch))
     return (
         session.scalar(select(func.max(Subject.id))) or 0,
         session.scalar(select(func.max(SubjectName.id))) or 0,
         session.scalar(select(func.max(Identifier.id))) or 0,
+        batch,
+        row or 0,
     )
 
 
