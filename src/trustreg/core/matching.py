@@ -46,6 +46,9 @@ from trustreg.core.vocabulary import PERSON_KINDS
 OFFSET = 6.0
 # A word's weight when nothing is known of its frequency (a word the index never saw).
 RARE_WEIGHT = 8.0
+# Schemes whose values carry a check character (validated on the way in).
+CHECKED_SCHEMES = frozenset({"uscc", "ric", "lei"})
+IDENTIFIER_EQUAL = 10.0
 # Words compared on their own, not as part of a firm's distinctive name.
 BUSINESS_WORDS = INDUSTRY_WORDS | GENERIC_WORDS
 SET_APART = BUSINESS_WORDS | REGION_WORDS | LEGAL_WORDS
@@ -95,6 +98,7 @@ class Profile:
     birth: str  # eight digits, or "" when unknown or unreadable
     country: str
     address: str
+    checked: bool = False  # an identifier carries a check character: typos cannot pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +145,7 @@ def profile(party: Party) -> Profile:
         identifiers=frozenset(
             v for v in (_NOT_ALNUM.sub("", value.upper()) for _, value in party.identifiers) if v
         ),
+        checked=any(scheme in CHECKED_SCHEMES for scheme, _ in party.identifiers),
         birth=_birth(party.birth_date),
         country=(party.country or "").strip().upper()[:2],
         address=" ".join((party.address or "").lower().split())[:300],
@@ -163,6 +168,8 @@ def compare(query: Profile, entry: Profile, rarity: Rarity) -> Comparison:
                 best, best_weight = features, weight
     features = best + _detail_features(query, entry)
     total = sum(f.weight for f in features)
+    if query.identifiers & entry.identifiers:
+        total = max(total, OFFSET + 3.0)  # the identifier decides: at least 0.95
     score = 1.0 / (1.0 + math.exp(-(total - OFFSET)))
     return Comparison(round(score, 4), tuple(features))
 
@@ -318,7 +325,7 @@ def _legal_forms(a: frozenset[str], b: frozenset[str]) -> list[Feature]:
 def _detail_features(query: Profile, entry: Profile) -> list[Feature]:
     features = []
     if query.identifiers and entry.identifiers:
-        features.append(_identifier(query.identifiers, entry.identifiers))
+        features.append(_identifier(query, entry))
     if query.birth and entry.birth:
         features.append(_birth_date(query.birth, entry.birth))
     if query.country and entry.country:
@@ -335,30 +342,36 @@ def _detail_features(query: Profile, entry: Profile) -> list[Feature]:
     return features
 
 
-def _identifier(mine: frozenset[str], theirs: frozenset[str]) -> Feature:
+def _identifier(query: Profile, entry: Profile) -> Feature:
+    mine, theirs = query.identifiers, entry.identifiers
     if mine & theirs:
-        return Feature("identifier", True, 10.0, "identifier equal")
+        # A national identifier belongs to one subject: equal settles it, whatever the
+        # name says (a renamed firm keeps its USCC). See compare().
+        return Feature("identifier", True, IDENTIFIER_EQUAL, "identifier equal")
     distance = min(Levenshtein.distance(a, b) for a in mine for b in theirs)
-    if distance == 1:
-        return Feature("identifier", True, 3.0, "identifier differs in one character")
-    if distance == 2:
-        return Feature("identifier", True, 1.0, "identifier differs in two characters")
+    if distance <= 2 and not (query.checked and entry.checked):
+        weight = 3.0 if distance == 1 else 1.0
+        return Feature("identifier", True, weight, f"identifier differs in {distance} characters")
     # Identifiers get mistyped and replaced; a different one weighs, but does not veto.
+    # Two valid identifiers with check characters that differ are two subjects.
     return Feature("identifier", False, -3.0, "identifier differs")
 
 
 def _birth_date(mine: str, theirs: str) -> Feature:
+    """Equal, close (a slip in month or day, or the two swapped) or different; the
+    dates themselves are not shown: the registry's side is a person's birth date."""
     if mine == theirs:
-        return Feature("birth_date", True, 5.0, f"birth date equal: {mine}")
+        return Feature("birth_date", True, 5.0, "birth date equal")
     swapped = mine[:4] + mine[6:8] + mine[4:6] == theirs
+    same_year = mine[:4] == theirs[:4]
     distance = Levenshtein.distance(mine, theirs)
-    if swapped or distance == 1:
-        return Feature("birth_date", True, 2.5, f"birth date close: {mine} vs {theirs}")
-    if distance == 2:
-        return Feature(
-            "birth_date", False, 0.0, f"birth date differs in two digits: {mine} vs {theirs}"
-        )
-    return Feature("birth_date", False, -2.5, f"birth date differs: {mine} vs {theirs}")
+    if swapped or (distance == 1 and same_year):
+        return Feature("birth_date", True, 2.5, "birth date close (month or day)")
+    if distance == 1:  # a slip in the year: weaker, a decade apart is another person
+        return Feature("birth_date", True, 1.0, "birth date differs in one digit of the year")
+    if distance == 2 and same_year:
+        return Feature("birth_date", False, 0.0, "birth date differs in two digits")
+    return Feature("birth_date", False, -2.5, "birth date differs")
 
 
 def _birth(text: str | None) -> str:

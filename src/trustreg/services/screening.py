@@ -86,14 +86,15 @@ class RegistryIndex:
 
 
 def entry_party(entry: store.ScreeningEntry) -> Party:
-    """A registry subject as the matcher sees it (region stands in for the address)."""
+    """A registry subject as the matcher sees it."""
     return Party(
         name=entry.name,
         kind=entry.kind,
         identifiers=entry.identifiers,
         country=entry.country,
         birth_date=entry.birth_date.isoformat() if entry.birth_date else None,
-        address=entry.region,
+        # No address: the register holds a region, which the names already compare;
+        # a province is not a person's address.
         other_names=entry.other_names,
     )
 
@@ -133,7 +134,7 @@ class CheckQuery:
     address: str | None = None
 
 
-def query_party(query: CheckQuery, where: str = "") -> Party:
+def query_party(query: CheckQuery, where: str = "", id_field: str = "id") -> Party:
     """Validate a query; ValidationError naming the field (prefixed by ``where``)."""
     name = " ".join(query.name.split())
     if not name:
@@ -148,7 +149,10 @@ def query_party(query: CheckQuery, where: str = "") -> Party:
         raise ValidationError(f"{where}country", f"'{query.country}' is not an ISO 3166 code")
     identifiers: tuple[tuple[str, str], ...] = ()
     if query.identifier:
-        parsed = parse_identifier(query.identifier)
+        try:
+            parsed = parse_identifier(query.identifier)
+        except ValidationError as exc:
+            raise ValidationError(f"{where}{id_field}", exc.reason) from exc
         identifiers = ((parsed.scheme, parsed.value),)
     forms = profile(Party(name, query.kind))
     if not forms.names and not identifiers:

@@ -157,8 +157,8 @@ class _Run:
             self.state.unlink(missing_ok=True)  # left without its partial: of no use
             self.out = self.partial.open("w", encoding="utf-8", newline="")
             self.rej = self.rejects_partial.open("w", encoding="utf-8", newline="")
-            csv.writer(self.out).writerow(RESULT_COLUMNS)
-            csv.writer(self.rej).writerow(REJECT_COLUMNS)
+            csv.writer(self.out, lineterminator="\n").writerow(RESULT_COLUMNS)
+            csv.writer(self.rej, lineterminator="\n").writerow(REJECT_COLUMNS)
         self.out_csv = csv.writer(self.out, lineterminator="\n")
         self.rej_csv = csv.writer(self.rej, lineterminator="\n")
 
@@ -246,7 +246,7 @@ def _party(fields: dict[str, str], options: ScreenOptions) -> Party:
         birth_date=fields.get("birth_date", "").strip() or None,
         address=fields.get("address", "").strip() or None,
     )
-    return screening.query_party(query)
+    return screening.query_party(query, id_field="id_value")
 
 
 def _chunks(
