@@ -30,14 +30,14 @@ from rapidfuzz.distance import Indel, Levenshtein
 from trustreg.core.names import (
     GENERIC_WORDS,
     INDUSTRY_WORDS,
-    LEGAL_WORDS,
     REGION_WORDS,
     NameForms,
     legal_form_family,
     name_forms,
     own_han,
-    syllables,
 )
+from trustreg.core.pinyin import syllables
+from trustreg.core.spelling import LEGAL_WORDS
 from trustreg.core.vocabulary import PERSON_KINDS
 
 # The log-odds at which the score is one half: a full name that agrees in every word

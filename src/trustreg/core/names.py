@@ -55,6 +55,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from trustreg.core import name_words as nw
+from trustreg.core.pinyin import glossary_words, reading
+from trustreg.core.spelling import known_word
 
 if TYPE_CHECKING:
     from opencc import OpenCC
@@ -87,9 +89,6 @@ _PLACE_LENGTHS = tuple(sorted({len(h) for h in nw.PLACE_TOKENS}, reverse=True))
 _PHRASE_FIRST = frozenset(key[0] for key in nw.PHRASES)
 _PHRASE_MAX = max(len(key) for key in nw.PHRASES)
 REGION_WORDS = nw.REGION_WORDS
-# Words of legal forms ("limited", "gongsi"), for telling them from a firm's own name
-# where a form was not at the end.
-LEGAL_WORDS = frozenset(w for form in nw.LATIN_FORMS for w in form) | {"stock", "share"}
 GENERIC_WORDS = nw.GENERIC_WORDS
 INDUSTRY_WORDS = nw.INDUSTRY_WORDS
 
@@ -148,33 +147,6 @@ def _converter() -> OpenCC:
 
 
 @lru_cache(maxsize=1 << 16)
-def _pinyin(run: str) -> tuple[str, ...]:
-    """One toneless syllable per character of a Han run (an unknown character stays).
-
-    A run that is a word in pypinyin's phrase dictionary is read as that word (its
-    polyphones resolved); any other run character by character, each in its most
-    common reading. Reading whole runs through pypinyin's segmenter costs about ten
-    times as much, and the pieces we read are already cut at glossary words.
-    """
-    from pypinyin import Style, lazy_pinyin
-    from pypinyin.phrases_dict import phrases_dict
-
-    if len(run) > 1 and run in phrases_dict:
-        syllables = lazy_pinyin(run, style=Style.NORMAL, errors="default")
-        if len(syllables) == len(run):
-            return tuple(s.replace("v", "u") for s in syllables)
-    return tuple(_char_pinyin(c) for c in run)
-
-
-@lru_cache(maxsize=1 << 15)
-def _char_pinyin(char: str) -> str:
-    from pypinyin import Style, lazy_pinyin
-
-    reading = lazy_pinyin(char, style=Style.NORMAL, errors="default")
-    return reading[0].replace("v", "u") if reading else char
-
-
-@lru_cache(maxsize=1 << 16)
 def _han_forms(run: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """A company's Han run as syllables and as translated tokens.
 
@@ -185,7 +157,7 @@ def _han_forms(run: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     syllables: list[str] = []
     translated: list[str] = []
     for piece, token in _segments(run):
-        readings = _pinyin(piece)
+        readings = reading(piece)
         syllables.extend(readings)
         translated.append(token if token is not None else "".join(readings))
     return tuple(syllables), tuple(translated)
@@ -438,7 +410,7 @@ def _tokens(original: str, person: bool) -> tuple[str, ...]:
         if not _HAN_FIRST(piece):
             out.append(piece)
             continue
-        syllables = _pinyin(piece) if person else _han_forms(piece)[0]
+        syllables = reading(piece) if person else _han_forms(piece)[0]
         if person and match.start() == 0 and piece[0] in nw.SURNAMES:
             syllables = (nw.SURNAMES[piece[0]], *syllables[1:])
         out.extend(syllables)
@@ -495,74 +467,11 @@ def _numbers_and_translation(original: str) -> tuple[tuple[str, ...], tuple[str,
         elif ordinal := _ORDINAL_SUFFIX.fullmatch(piece):
             found.append((at, str(int(ordinal.group(1)))))
         else:
-            items.append(_known_word(piece))
+            items.append(known_word(piece))
     found.sort()
     if not _HAN_SEARCH(original):  # a romanised name may spell glossary words in pinyin
-        items = _pinyin_words(items)
+        items = glossary_words(items)
     return tuple(n for _, n in found), _merge_phrases(items)
-
-
-@lru_cache(maxsize=1)
-def _vocabulary() -> tuple[dict[str, str], dict[str, str]]:
-    """Every English word the tables know with the token it stands for; places apart."""
-    known = {word: word for word in nw.GLOSSARY.values() if word not in nw.REGION_WORDS}
-    known.update({w: w for w in LEGAL_WORDS if len(w) >= 5})
-    known.update({w: w for phrase in nw.PHRASES for w in phrase})  # "commerce" in phrases
-    known.update(nw.SYNONYMS)
-    places = {w: w for w in nw.REGION_WORDS}
-    return known, places
-
-
-@lru_cache(maxsize=1 << 16)
-def _known_word(word: str) -> str:
-    """A Latin word as its canonical token; a word one slip away from a known one
-    ("Eectric", "Muniipal") is taken for it. Short words are left alone, and a place
-    only for a letter left out or added: trade names in pinyin are often one letter
-    from a city (Yinghuan, Yinchuan)."""
-    known, places = _vocabulary()
-    canonical = known.get(word) or places.get(word)
-    if canonical is not None or len(word) < 5 or not word.isalpha():
-        return canonical or word
-    from rapidfuzz import fuzz, process
-
-    close = process.extractOne(word, known.keys(), scorer=fuzz.ratio, score_cutoff=87)
-    if close:
-        return known[close[0]]
-    place = process.extractOne(word, places.keys(), scorer=fuzz.ratio, score_cutoff=91)
-    return places[place[0]] if place else word
-
-
-@lru_cache(maxsize=1)
-def _pinyin_glossary() -> dict[str, str]:
-    """Glossary words spelled in pinyin (keji, hangyun, maoyi) → their English token:
-    a romanised name ("Canglan Yuanyang Hangyun") meets the English one. Words of one
-    character and readings that are English words already are left out."""
-    english = {*nw.GLOSSARY.values(), *nw.SYNONYMS, *nw.SYNONYMS.values()}
-    found: dict[str, str] = {}
-    for han, token in nw.GLOSSARY.items():
-        reading = "".join(_pinyin(han))
-        if len(han) >= 2 and reading.isascii() and reading not in english:
-            found.setdefault(reading, token)
-    return found
-
-
-def _pinyin_words(items: list[str]) -> list[str]:
-    """Latin words that spell a glossary word in pinyin, joined or syllable by
-    syllable ("hang yun"), become its English token."""
-    glossary = _pinyin_glossary()
-    out: list[str] = []
-    i = 0
-    while i < len(items):
-        for n in (4, 3, 2, 1):
-            token = glossary.get("".join(items[i : i + n])) if i + n <= len(items) else None
-            if token is not None:
-                out.append(token)
-                i += n
-                break
-        else:
-            out.append(items[i])
-            i += 1
-    return out
 
 
 def _merge_phrases(items: list[str]) -> tuple[str, ...]:
@@ -613,38 +522,3 @@ def name_forms(text: str, kind: str | None = None) -> NameForms:
         numbers=numbers,
         set_aside=tuple(aside),
     )
-
-
-@lru_cache(maxsize=1)
-def _syllable_inventory() -> frozenset[str]:
-    """Every toneless Mandarin syllable pypinyin knows (about 410)."""
-    from pypinyin import Style
-    from pypinyin.pinyin_dict import pinyin_dict
-    from pypinyin.style import convert as convert_style
-
-    found: set[str] = set()
-    for readings in pinyin_dict.values():
-        for reading in readings.split(","):
-            plain = convert_style(reading, Style.NORMAL, strict=False)
-            if plain.isascii() and plain.isalpha():
-                found.add(plain.replace("v", "u"))
-    return frozenset(found)
-
-
-@lru_cache(maxsize=1 << 16)
-def syllables(word: str) -> tuple[str, ...]:
-    """A Latin word cut into pinyin syllables, fewest first ("tianan" → tian an,
-    "xian" → xian); empty when it is not pinyin (a foreign word, or a typo)."""
-    inventory = _syllable_inventory()
-    best: list[tuple[str, ...] | None] = [None] * (len(word) + 1)
-    best[0] = ()
-    for end in range(1, len(word) + 1):
-        for start in range(max(0, end - 6), end):
-            head = best[start]
-            piece = word[start:end]
-            if head is not None and piece in inventory:
-                candidate = (*head, piece)
-                current = best[end]
-                if current is None or len(candidate) < len(current):
-                    best[end] = candidate
-    return best[len(word)] or ()
