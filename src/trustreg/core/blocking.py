@@ -11,15 +11,18 @@ shared rarity are then compared in full (``core.matching``).
 Why our own: the SQLite FTS5 trigram tokenizer finds nothing under three characters
 and knows neither pinyin nor translations, pg_trgm neither; a single in-memory index
 serves both stores and the batch alike. Postings are kept as one sorted ``int32``
-array with offsets, so a million entries fit in a few hundred megabytes.
+array with offsets and the profiles as one bytes object, so a million entries fit in
+well under a gigabyte and are shared by forked workers without being copied.
 """
 
 from __future__ import annotations
 
 import math
+import pickle
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +35,7 @@ from trustreg.core.matching import (
     Thresholds,
     compare,
     profile,
+    slim,
 )
 
 # Keys whose postings are longer than this are too common to find anyone by.
@@ -64,20 +68,24 @@ class Candidate:
 def keys(prepared: Profile) -> set[str]:
     """The keys an entry is filed under, and a query looks for."""
     found: set[str] = set()
-    for forms in prepared.names:
-        words = [*forms.tokens, *forms.translated]
+    for i, forms in enumerate(prepared.names):
+        han = forms.script == "han"
+        # A Han name's single syllables find everyone; its words and syllable pairs do.
+        words = list(forms.translated) if han else [*forms.tokens, *forms.translated]
+        if han and prepared.person:
+            words = []
         found.update("w:" + w for w in words if len(w) > 1)
         for first, second in zip(forms.tokens, forms.tokens[1:], strict=False):
             found.add("w:" + first + second)
             if prepared.person:
                 found.add("w:" + second + first)
-        for word in words:
+        own = forms.tokens if prepared.person else prepared.own[i]
+        for word in own:
             if len(word) >= MIN_TYPO_WORD:
                 found.add("p:" + word[:4])
                 found.add("s:" + word[-4:])
-        if forms.script == "han":
-            han = forms.original.replace(" ", "")
-            found.update("h:" + han[i : i + 2] for i in range(len(han) - 1))
+        chars = forms.original.replace(" ", "") if prepared.person and han else prepared.own_han[i]
+        found.update("h:" + chars[j : j + 2] for j in range(max(1, len(chars) - 1)) if chars)
     found.update("i:" + value for value in prepared.identifiers)
     if prepared.birth:
         found.add("d:" + prepared.birth)
@@ -85,25 +93,38 @@ def keys(prepared: Profile) -> set[str]:
     return found
 
 
+def filed(prepared: Profile) -> tuple[bytes, bool, str]:
+    """An entry as the index keeps it: its slim profile pickled, whether it is a
+    person, and its keys joined (cheap to send back from a worker process)."""
+    data = pickle.dumps(slim(prepared), protocol=pickle.HIGHEST_PROTOCOL)
+    return data, prepared.person, "\x1f".join(keys(prepared))
+
+
 class ScreeningIndex:
-    """Registry entries filed by key, with their prepared profiles."""
+    """Registry entries filed by key, with their prepared profiles.
+
+    Everything lives in a few flat arrays and one bytes object, not in a million
+    Python objects: a worker process forked from the builder shares them as they are
+    (reading Python objects would copy their pages, one refcount at a time), and
+    freeing them at exit costs nothing. Keys are kept as their 64-bit hashes, sorted;
+    profiles are unpickled when compared.
+    """
 
     def __init__(
         self,
-        subject_ids: list[int],
-        profiles: list[Profile],
-        key_ids: dict[str, int],
-        offsets: npt.NDArray[np.int64],
-        postings: npt.NDArray[np.int32],
+        arrays: dict[str, npt.NDArray[Any]],
+        blob: bytes,
         thresholds: Thresholds,
     ) -> None:
-        self.subject_ids = subject_ids
-        self.profiles = profiles
-        self.key_ids = key_ids
-        self.offsets = offsets
-        self.postings = postings
+        self.subject_ids = arrays["subject_ids"]  # int64, one per entry
+        self.persons = arrays["persons"]  # bool, one per entry
+        self.blob_offsets = arrays["blob_offsets"]  # int64, entries + 1
+        self.key_hashes = arrays["key_hashes"]  # int64, sorted, one per key
+        self.offsets = arrays["offsets"]  # int64, keys + 1: where each key's postings start
+        self.postings = arrays["postings"]  # int32 entry positions, grouped by key
+        self.blob = blob
         self.thresholds = thresholds
-        self._size = len(profiles)
+        self._size = len(self.subject_ids)
         self._word_weight: dict[str, float] = {}
 
     @classmethod
@@ -117,34 +138,61 @@ class ScreeningIndex:
     def from_profiles(
         cls, entries: Iterable[tuple[int, Profile]], thresholds: Thresholds | None = None
     ) -> ScreeningIndex:
-        """File entries already prepared (e.g. by worker processes)."""
-        subject_ids: list[int] = []
-        profiles: list[Profile] = []
-        key_ids: dict[str, int] = {}
-        pair_keys = array("i")
-        pair_entries = array("i")
-        for position, (subject_id, prepared) in enumerate(entries):
+        """File entries already prepared."""
+        return cls.from_filed(((sid, *filed(p)) for sid, p in entries), thresholds)
+
+    @classmethod
+    def from_filed(
+        cls,
+        entries: Iterable[tuple[int, bytes, bool, str]],
+        thresholds: Thresholds | None = None,
+    ) -> ScreeningIndex:
+        """File entries made by ``filed``, in the order given."""
+        subject_ids, blob_offsets = array("q"), array("q", [0])
+        persons = bytearray()
+        pieces: list[bytes] = []
+        key_hashes, entry_of_key = array("q"), array("i")
+        for position, (subject_id, data, person, joined_keys) in enumerate(entries):
             subject_ids.append(subject_id)
-            profiles.append(prepared)
-            for key in keys(prepared):
-                pair_keys.append(key_ids.setdefault(key, len(key_ids)))
-                pair_entries.append(position)
-        key_array = np.frombuffer(pair_keys, dtype=np.int32)
-        order = np.argsort(key_array, kind="stable")
-        postings = np.frombuffer(pair_entries, dtype=np.int32)[order].copy()
-        counts = np.bincount(key_array, minlength=len(key_ids))
-        offsets = np.zeros(len(key_ids) + 1, dtype=np.int64)
-        np.cumsum(counts, out=offsets[1:])
-        return cls(subject_ids, profiles, key_ids, offsets, postings, thresholds or Thresholds())
+            persons.append(person)
+            pieces.append(data)
+            blob_offsets.append(blob_offsets[-1] + len(data))
+            for key in joined_keys.split("\x1f") if joined_keys else ():
+                key_hashes.append(hash(key))
+                entry_of_key.append(position)
+        hashes = np.frombuffer(key_hashes, dtype=np.int64)
+        order = np.argsort(hashes, kind="stable")
+        ordered = hashes[order]
+        unique, starts = np.unique(ordered, return_index=True)
+        arrays = {
+            "subject_ids": np.frombuffer(subject_ids, dtype=np.int64).copy(),
+            "persons": np.frombuffer(bytes(persons), dtype=np.bool_).copy(),
+            "blob_offsets": np.frombuffer(blob_offsets, dtype=np.int64).copy(),
+            "key_hashes": unique,
+            "offsets": np.append(starts, len(ordered)).astype(np.int64),
+            "postings": np.frombuffer(entry_of_key, dtype=np.int32)[order].copy(),
+        }
+        return cls(arrays, b"".join(pieces), thresholds or Thresholds())
 
     def __len__(self) -> int:
         return self._size
 
+    def _key_slot(self, key: str) -> int:
+        """The key's place in the sorted hashes, or -1 if no entry has it."""
+        wanted = hash(key)
+        slot = int(np.searchsorted(self.key_hashes, wanted))
+        if slot < len(self.key_hashes) and self.key_hashes[slot] == wanted:
+            return slot
+        return -1
+
     def postings_count(self, key: str) -> int:
-        key_id = self.key_ids.get(key)
-        if key_id is None:
-            return 0
-        return int(self.offsets[key_id + 1] - self.offsets[key_id])
+        slot = self._key_slot(key)
+        return 0 if slot < 0 else int(self.offsets[slot + 1] - self.offsets[slot])
+
+    def profile_at(self, position: int) -> Profile:
+        start, end = self.blob_offsets[position], self.blob_offsets[position + 1]
+        found: Profile = pickle.loads(self.blob[start:end])
+        return found
 
     def rarity(self, word: str) -> float:
         """Inverse document frequency of a name word: rare words weigh more."""
@@ -169,13 +217,15 @@ class ScreeningIndex:
             return []
         found = []
         for position in self._candidates(prepared):
-            if not persons and self.profiles[position].person:
+            if not persons and self.persons[position]:
                 continue
-            comparison = compare(prepared, self.profiles[position], self.rarity)
+            comparison = compare(prepared, self.profile_at(position), self.rarity)
             found.append((comparison.score, -position, comparison))
         found.sort(reverse=True)
         return [
-            Candidate(self.subject_ids[-neg], score, self.thresholds.decision(score), comparison)
+            Candidate(
+                int(self.subject_ids[-neg]), score, self.thresholds.decision(score), comparison
+            )
             for score, neg, comparison in found[:top]
         ]
 
@@ -205,10 +255,12 @@ class ScreeningIndex:
         best = np.argpartition(-shared, CANDIDATES)[:CANDIDATES]
         return [int(p) for p in found[best]]
 
-    def _rarest_first(self, prepared: Profile) -> Iterator[tuple[int, int]]:
-        found = []
-        for key in keys(prepared):
-            key_id = self.key_ids.get(key)
-            if key_id is not None:
-                found.append((int(self.offsets[key_id + 1] - self.offsets[key_id]), key_id))
-        return iter(sorted(found))
+    def _rarest_first(self, prepared: Profile) -> list[tuple[int, int]]:
+        """(postings, slot) of the query's keys that some entry has, rarest first."""
+        wanted = np.fromiter((hash(k) for k in keys(prepared)), dtype=np.int64)
+        slots = np.searchsorted(self.key_hashes, wanted)
+        inside = slots < len(self.key_hashes)
+        slots, wanted = slots[inside], wanted[inside]
+        slots = slots[self.key_hashes[slots] == wanted]
+        counts = self.offsets[slots + 1] - self.offsets[slots]
+        return sorted(zip(counts.tolist(), slots.tolist(), strict=True))

@@ -79,6 +79,16 @@ class NameForms:
     numbers: tuple[str, ...]
     set_aside: tuple[str, ...]
 
+    def __reduce__(self) -> tuple[type[NameForms], tuple[object, ...]]:
+        # Pickled positionally: the screening index unpickles many of these.
+        return (NameForms, tuple(getattr(self, f) for f in _FORMS_FIELDS))
+
+
+_FORMS_FIELDS = (
+    "text", "original", "script", "tokens", "joined", "translated", "legal_forms", "numbers",
+    "set_aside",
+)  # fmt: skip
+
 
 _LATIN_FORM_LENGTHS = tuple(sorted({len(f) for f in nw.LATIN_FORMS}, reverse=True))
 _LATIN_FORM_ENDS = frozenset(f[-1] for f in nw.LATIN_FORMS)

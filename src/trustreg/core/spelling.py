@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from trustreg.core import name_words as nw
+from trustreg.core.pinyin import syllables
 
 # Words of legal forms ("limited", "gongsi"), for telling them from a firm's own name
 # where a form was not at the end.
@@ -34,8 +35,8 @@ def known_word(word: str) -> str:
     from a city (Yinghuan, Yinchuan)."""
     known, places = _vocabulary()
     canonical = known.get(word) or places.get(word)
-    if canonical is not None or len(word) < 5 or not word.isalpha():
-        return canonical or word
+    if canonical is not None or len(word) < 5 or not word.isalpha() or syllables(word):
+        return canonical or word  # a word that reads as pinyin is a name, not a slip
     from rapidfuzz import fuzz, process
 
     close = process.extractOne(word, known.keys(), scorer=fuzz.ratio, score_cutoff=87)

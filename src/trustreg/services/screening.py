@@ -15,16 +15,16 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from trustreg.core.blocking import Candidate, ScreeningIndex
+from trustreg.core.blocking import Candidate, ScreeningIndex, filed
 from trustreg.core.identifiers import Identifier, mask_identifier, parse_identifier
-from trustreg.core.matching import Party, Profile, Thresholds, profile
+from trustreg.core.matching import Party, Thresholds, profile
 from trustreg.core.vocabulary import PERSON_KINDS, PURPOSES, SUBJECT_KINDS
 from trustreg.errors import Forbidden, ValidationError
 from trustreg.store import screening as store
@@ -81,8 +81,7 @@ class RegistryIndex:
             for entry in store.entries(session):
                 parties.append((entry.subject_id, entry_party(entry)))
                 shown[entry.subject_id] = _shown(entry)
-        profiles = prepare(parties, self.workers)
-        return ScreeningIndex.from_profiles(profiles, self.thresholds), shown
+        return ScreeningIndex.from_filed(prepare(parties, self.workers), self.thresholds), shown
 
 
 def entry_party(entry: store.ScreeningEntry) -> Party:
@@ -108,18 +107,23 @@ def _shown(entry: store.ScreeningEntry) -> Shown:
     return Shown(entry.subject_id, entry.name, entry.kind, main)
 
 
-def _prepare_chunk(chunk: Sequence[tuple[int, Party]]) -> list[tuple[int, Profile]]:
-    return [(sid, profile(party)) for sid, party in chunk]
+Filed = tuple[int, bytes, bool, str]
 
 
-def prepare(parties: Sequence[tuple[int, Party]], workers: int) -> Iterable[tuple[int, Profile]]:
-    """Profiles of every party, in order; in ``workers`` processes for large registries."""
+def _file_chunk(chunk: Sequence[tuple[int, Party]]) -> list[Filed]:
+    return [(sid, *filed(profile(party))) for sid, party in chunk]
+
+
+def prepare(parties: Sequence[tuple[int, Party]], workers: int) -> Iterator[Filed]:
+    """Every party prepared and keyed for the index, in order; spread over ``workers``
+    processes for large registries (each sends back pickled slim profiles and keys)."""
     if workers <= 1 or len(parties) < PARALLEL_FROM:
-        return _prepare_chunk(parties)
+        yield from _file_chunk(parties)
+        return
     chunks = [parties[i : i + PREPARE_CHUNK] for i in range(0, len(parties), PREPARE_CHUNK)]
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        done = pool.map(_prepare_chunk, chunks)
-    return [item for chunk in done for item in chunk]
+        for chunk in pool.imap(_file_chunk, chunks):
+            yield from chunk
 
 
 @dataclass(frozen=True, slots=True)
