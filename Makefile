@@ -45,8 +45,15 @@ format: $(VENV)/.installed-dev
 ## ruff (format and lint), mypy --strict on src/, and the whole test suite
 check: lint typecheck test
 
-bench: $(VENV)/.installed-dev
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	touch $(VENV)/.installed $(VENV)/.installed-dev $@
+
+## the benchmarks (long: see docs/performance.md); they are never part of `make test`
+bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/import_records.py
+	$(BIN)/python bench/screening_quality.py
+	$(BIN)/python bench/screening_speed.py --workdir var/bench-screening
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

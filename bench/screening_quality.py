@@ -50,7 +50,7 @@ from screening_systems import System, ours_thresholds, systems
 
 FULL = {"febrl_every": 1, "firms": 20_000, "queries": 2_000}
 QUICK = {"febrl_every": 5, "firms": 2_000, "queries": 500}
-SHOWN = int(__import__("os").environ.get("SHOWN", "10"))  # misses and false matches printed per system
+SHOWN = int(os.environ.get("SHOWN", "10"))  # misses and false matches printed per system
 
 
 @dataclass(frozen=True)
