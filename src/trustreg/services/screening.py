@@ -158,8 +158,9 @@ def query_party(query: CheckQuery, where: str = "", id_field: str = "id") -> Par
         except ValidationError as exc:
             raise ValidationError(f"{where}{id_field}", exc.reason) from exc
         identifiers = ((parsed.scheme, parsed.value),)
-    forms = profile(Party(name, query.kind))
-    if not forms.names and not identifiers:
+    # Letters or characters to compare (the full normalisation is the matcher's work,
+    # done once, in the worker that matches the query).
+    if not identifiers and not any(c.isalnum() for c in name):
         raise ValidationError(
             f"{where}name", "has no letters or characters to compare (only punctuation?)"
         )
