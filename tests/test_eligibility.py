@@ -36,6 +36,7 @@ from tests.feeds import (
     add_authorities,
     cli_url,
     one_error_line,
+    problem_of,
     record_row,
     reference,
     ric,
@@ -170,15 +171,6 @@ def api_check(client: TestClient, subject: str, decision: str, **params: str) ->
     )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
-    return body
-
-
-def problem_of(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert {"type", "title", "status", "detail"} <= body.keys()
-    assert body["status"] == status
     return body
 
 

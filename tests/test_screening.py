@@ -24,7 +24,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests import feeds
 from tests.conftest import RULEBOOK
-from tests.feeds import csv_text, run_import, subject_row, uscc, write_csv, write_subjects
+from tests.feeds import (
+    csv_text,
+    problem_of,
+    run_import,
+    subject_row,
+    uscc,
+    write_csv,
+    write_subjects,
+)
 from trustreg.config import Settings
 from trustreg.core.identifiers import Identifier, area_codes, make_ric, mask_identifier
 from trustreg.core.matching import Thresholds
@@ -423,15 +431,6 @@ def client(settings: Settings, loaded: sessionmaker[Session]) -> Iterator[TestCl
         yield test_client
 
 
-def assert_problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert {"type", "title", "status", "detail"} <= body.keys()
-    assert body["status"] == status
-    return body
-
-
 def test_api_check(client: TestClient) -> None:
     found = client.get("/api/v1/check", params={"name": "Canglan Ocean Shipping", "top": 2})
     assert found.status_code == 200, found.text
@@ -443,11 +442,11 @@ def test_api_check(client: TestClient) -> None:
     assert (candidates[0]["grade"], candidates[0]["lists"]) == LISTED
     assert 0.85 <= candidates[0]["score"] <= 1.0
 
-    missing = assert_problem(client.get("/api/v1/check", params={"top": 2}), 422)
+    missing = problem_of(client.get("/api/v1/check", params={"top": 2}), 422)
     assert [e["field"] for e in missing["errors"]] == ["query.name"]
     person = client.get("/api/v1/check", params={"name": "张伟", "kind": "individual"})
-    assert_problem(person, 403)
-    bad = assert_problem(client.get("/api/v1/check", params={"name": "。。"}), 422)
+    problem_of(person, 403)
+    bad = problem_of(client.get("/api/v1/check", params={"name": "。。"}), 422)
     assert bad["errors"] == [{"field": "name", "reason": NO_LETTERS}]
 
 
@@ -469,11 +468,11 @@ def test_api_screening_job(client: TestClient, registry: RegistryIndex, tmp_path
     screen(registry, source, tmp_path / "out.csv")
     assert result.content == (tmp_path / "out.csv").read_bytes()
 
-    assert_problem(client.get("/api/v1/screenings/0123456789abcdef"), 404)
-    assert_problem(client.get("/api/v1/screenings/0123456789abcdef/result"), 404)
+    problem_of(client.get("/api/v1/screenings/0123456789abcdef"), 404)
+    problem_of(client.get("/api/v1/screenings/0123456789abcdef/result"), 404)
     pdf = client.post(
         "/api/v1/screenings", content=b"%PDF-1.7", headers={"Content-Type": "application/pdf"}
     )
-    assert "application/pdf" in assert_problem(pdf, 400)["detail"]
+    assert "application/pdf" in problem_of(pdf, 400)["detail"]
     nosy = client.post("/api/v1/screenings?purpose=curiosity", content=body, headers=as_csv)
-    assert assert_problem(nosy, 422)["errors"][0]["field"] == "purpose"
+    assert problem_of(nosy, 422)["errors"][0]["field"] == "purpose"
