@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from trustreg.errors import NotFound, ValidationError
-from trustreg.services import certificates, registry, subjects
+from trustreg.services import certificates, registry, screening, subjects
+from trustreg.services.screening import RegistryIndex
 from trustreg.services.stats import registry_counts
 from trustreg.web.deps import Sessions, render
 
 router = APIRouter(include_in_schema=False)
+# A USCC typed without its scheme: eighteen letters and digits.
+USCC_LIKE = re.compile(r"[0-9A-HJ-NP-RT-UW-Y]{2}[0-9]{6}[0-9A-HJ-NP-RT-UW-Y]{10}", re.IGNORECASE)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -25,17 +29,29 @@ def home(request: Request, factory: Sessions) -> Response:
 def search(
     request: Request, factory: Sessions, q: Annotated[str, Query(max_length=200)] = ""
 ) -> Response:
+    """An identifier opens its subject; anything else is a name, answered with the
+    candidates of a counterparty check (organisations: persons need a purpose)."""
+    text = " ".join(q.split())
+    if ":" in text or USCC_LIKE.fullmatch(text):
+        identifier = text if ":" in text else f"uscc:{text}"
+        try:
+            view = subjects.find_by_identifier(factory, identifier, masked=True)
+        except (NotFound, ValidationError) as exc:
+            status = 404 if isinstance(exc, NotFound) else 422
+            return _home(request, factory, text, exc.detail, status)
+        return RedirectResponse(f"/subjects/{view['id']}", status_code=303)
+    registry: RegistryIndex = request.app.state.screening
     try:
-        view = subjects.find_by_identifier(factory, q, masked=True)
-    except (NotFound, ValidationError) as exc:
-        counts, recent = registry_counts(factory)
-        return render(
-            request,
-            "home.html",
-            {"counts": counts, "recent": recent, "query": q, "message": exc.detail},
-            status_code=404 if isinstance(exc, NotFound) else 422,
-        )
-    return RedirectResponse(f"/subjects/{view['id']}", status_code=303)
+        answer = screening.check(registry, screening.CheckQuery(text), top=10)
+    except ValidationError as exc:
+        return _home(request, factory, text, exc.reason, 422)
+    return render(request, "results.html", {"query": text, "candidates": answer["candidates"]})
+
+
+def _home(request: Request, factory: Sessions, query: str, message: str, status: int) -> Response:
+    counts, recent = registry_counts(factory)
+    context = {"counts": counts, "recent": recent, "query": query, "message": message}
+    return render(request, "home.html", context, status_code=status)
 
 
 @router.get("/subjects/{subject_id}", response_class=HTMLResponse)
