@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need, where missing: PostgreSQL (the store
-# tests run on a real server), Chromium (browser tests) and a CJK font (pages and PDFs).
+# tests run on a real server), Chromium (browser tests), a CJK font (pages and PDFs)
+# and Pango (PDFs).
 set -euo pipefail
 
 missing=()
@@ -8,6 +9,8 @@ compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/
   || missing+=(postgresql)
 command -v chromium >/dev/null || missing+=(chromium)
 dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || missing+=(fonts-wqy-microhei)
+# WeasyPrint renders certificate PDFs with Pango.
+dpkg -s libpangoft2-1.0-0 >/dev/null 2>&1 || missing+=(libpangoft2-1.0-0)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

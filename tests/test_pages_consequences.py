@@ -95,7 +95,7 @@ def test_profile_shows_the_consequences_in_force(client: TestClient, defaulter: 
     entered = today - timedelta(days=100)
     page = client.get(f"/subjects/{defaulter}")
     assert page.status_code == 200
-    assert "Consequences in force 约束与激励措施" in page.text
+    assert "Consequences in force" in page.text
     assert "No consequences in force." not in page.text
     # Listed for 730 days; procurement exclusion for at most 730 days: 630 days from today.
     row = consequence_row(page.text, "procurement_exclusion_defaulter")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,3 +73,14 @@ def test_an_unknown_name_gets_a_plain_answer(client: TestClient) -> None:
     page = client.get("/search", params={"q": "Zyxwv Quantum Bakery GmbH"})
     assert page.status_code == 200
     assert "No subject in the registry comes close" in page.text
+
+
+def test_htmx_is_served_from_the_package_and_nothing_from_another_host(
+    client: TestClient,
+) -> None:
+    page = client.get("/")
+    assert '<script src="/static/htmx.min.js" defer></script>' in page.text
+    assert not re.search(r'(src|href)="(https?:)?//', page.text)
+    script = client.get("/static/htmx.min.js")
+    assert script.status_code == 200
+    assert "htmx" in script.text[:2000]

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from trustreg.cli_checks import eligibility_command
 from trustreg.cli_common import err, open_registry, out, parse_day
+from trustreg.cli_export import export_command
 from trustreg.cli_screening import check_command, screen_command
 from trustreg.config import Settings
 from trustreg.errors import TrustRegError, ValidationError
@@ -357,6 +358,7 @@ def demo(
 app.command("eligibility")(eligibility_command)
 app.command("check")(check_command)
 app.command("screen")(screen_command)
+app.command("export")(export_command)
 
 
 def main() -> None:

@@ -7,18 +7,33 @@ entities. Look-ups at a person are for signed-in checkers with a declared purpos
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.orm import Session, sessionmaker
 
+from trustreg.core import signing
 from trustreg.core.vocabulary import PERSON_KINDS, SUBJECT_KINDS
 from trustreg.errors import NotFound
 from trustreg.services.subjects import subject_view
+from trustreg.store import certificates as store_certificates
 from trustreg.store import queries
 from trustreg.store.db import transaction
+from trustreg.store.models import Certificate
 
 CERTIFICATE_KINDS = tuple(kind for kind in SUBJECT_KINDS if kind not in PERSON_KINDS)
+# Names the form of the signed content, so a later form can be told apart.
+CONTENT_FORMAT = "trustreg-certificate/1"
+# How a change is worded: the entry, the entry gone, the entry new.
+LIST_WORDS = ("list {}", "no longer on list {}", "now on list {}")
+CONSEQUENCE_WORDS = (
+    "consequence {}",
+    "consequence {} no longer in force",
+    "consequence {} now in force",
+)
 
 
 def certificate(factory: sessionmaker[Session], subject_id: int) -> dict[str, Any]:
@@ -52,3 +67,168 @@ def published_records(view: dict[str, Any]) -> int:
     within their publicity period (each has one line in the explanation)."""
     lines = view["assessment"]["explanation"]
     return len({line["record"] for line in lines if line["record"] is not None})
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A certificate as issued: its code, the signed canonical JSON and the signature."""
+
+    code: str
+    content: dict[str, Any]
+    payload: str
+    signature: str
+
+
+def issue(factory: sessionmaker[Session], subject_id: int, secret_key: str) -> dict[str, Any]:
+    """Issue, sign and store the certificate of one non-person subject, now.
+
+    Returns what :func:`certificate` returns plus ``issued``: the :class:`Issued`
+    certificate, whose code leads to ``/verify/CODE``. NotFound as :func:`certificate`.
+    """
+    stated = certificate(factory, subject_id)
+    content = certificate_content(stated["subject"], stated["issued_at"])
+    code = signing.new_code()
+    content = {"code": code, **content}
+    payload = signing.canonical_json(content)
+    signature = signing.sign(signing.signing_key(secret_key), payload)
+    row = Certificate(
+        code=code,
+        subject_id=subject_id,
+        issued_at=stated["issued_at"],
+        content=payload,
+        signature=signature,
+    )
+    with transaction(factory) as session:
+        store_certificates.add_certificate(session, row)
+    return {**stated, "issued": Issued(code, content, payload, signature)}
+
+
+def certificate_content(view: dict[str, Any], issued_at: datetime) -> dict[str, Any]:
+    """What a certificate states about a subject view, in the form that is signed."""
+    assessment = view["assessment"]
+    return {
+        "format": CONTENT_FORMAT,
+        "issued_at": issued_at.isoformat(),
+        "subject": {
+            "id": view["id"],
+            "kind": view["kind"],
+            "name": view["name"],
+            "identifier": view["identifiers"][0] if view["identifiers"] else None,
+        },
+        **standing(view),
+        "as_of": assessment["as_of"],
+        "points": assessment["points"],
+        "rulebook_version": assessment["rulebook_version"],
+    }
+
+
+def standing(view: dict[str, Any]) -> dict[str, Any]:
+    """The part of a certificate that verification compares: grade, lists, consequences."""
+    assessment = view["assessment"]
+    return {
+        "grade": assessment["grade"],
+        "lists": [
+            {
+                "list": m["list"],
+                "title_zh": m.get("title_zh"),
+                "title_en": m.get("title_en"),
+                "entered_on": m["entered_on"],
+                "scheduled_exit": m["scheduled_exit"],
+            }
+            for m in assessment["lists"]
+        ],
+        "consequences": [
+            {
+                "code": c["code"],
+                "title_zh": c["title_zh"],
+                "title_en": c["title_en"],
+                "effect": c["effect"],
+                "list": c["list"],
+                "ends_on": c["ends_on"],
+            }
+            for c in view["consequences"]
+        ],
+    }
+
+
+def verify(
+    factory: sessionmaker[Session], code: str, public_key: Ed25519PublicKey
+) -> dict[str, Any]:
+    """What the certificate ``code`` said, whether its signature verifies with
+    ``public_key``, and whether it still holds: the subject's grade, lists and
+    consequences recomputed now and compared. NotFound for an unknown code."""
+    checked_at = datetime.now(UTC).replace(microsecond=0)
+    with transaction(factory) as session:
+        row = store_certificates.certificate_by_code(session, code.strip().upper())
+        if row is None:
+            raise NotFound(f"no certificate with verification code {code}")
+        payload, signature, subject_id = row.content, row.signature, row.subject_id
+        subject = queries.subject_by_id(session, subject_id)
+        now = None if subject is None else standing(subject_view(session, subject, masked=True))
+    content = _parsed(payload)
+    authentic = signing.verifies(public_key, payload, signature)
+    changes = standing_changes(content, now) if content is not None else ["content unreadable"]
+    return {
+        "code": row.code,
+        "checked_at": checked_at.isoformat(),
+        "content": content,
+        "payload": payload,
+        "signature": signature,
+        "signature_valid": authentic,
+        "still_holds": authentic and not changes,
+        "changes": changes,
+    }
+
+
+def _parsed(payload: str) -> dict[str, Any] | None:
+    try:
+        content = json.loads(payload)
+    except ValueError:
+        return None
+    return content if isinstance(content, dict) else None
+
+
+def standing_changes(then: dict[str, Any], now: dict[str, Any] | None) -> list[str]:
+    """What changed between a certificate's standing and the standing now, in words;
+    empty when the certificate still holds."""
+    if now is None:
+        return ["the subject is no longer in the registry"]
+    changes = []
+    if then.get("grade") != now["grade"]:
+        changes.append(f"grade changed from {then.get('grade')} to {now['grade']}")
+    changes += _entries_changed(
+        LIST_WORDS, then.get("lists", []), now["lists"], "list", ("entered_on", "scheduled_exit")
+    )
+    changes += _entries_changed(
+        CONSEQUENCE_WORDS, then.get("consequences", []), now["consequences"], "code", ("ends_on",)
+    )
+    return changes
+
+
+def _entries_changed(
+    words: tuple[str, str, str],
+    then: list[dict[str, Any]],
+    now: list[dict[str, Any]],
+    key: str,
+    dates: tuple[str, ...],
+) -> list[str]:
+    before = {entry[key]: entry for entry in then}
+    after = {entry[key]: entry for entry in now}
+    changes = []
+    for code, entry in before.items():
+        if code not in after:
+            changes.append(words[1].format(_named(code, entry)))
+            continue
+        for field in dates:
+            if entry.get(field) != after[code].get(field):
+                changes.append(
+                    f"{words[0].format(_named(code, entry))}: {field.replace('_', ' ')} "
+                    f"changed from {entry.get(field)} to {after[code].get(field)}"
+                )
+    changes += [words[2].format(_named(c, e)) for c, e in after.items() if c not in before]
+    return changes
+
+
+def _named(code: str, entry: dict[str, Any]) -> str:
+    titles = " ".join(t for t in (entry.get("title_zh"), entry.get("title_en")) if t)
+    return f"{code} ({titles})" if titles else code

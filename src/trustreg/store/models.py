@@ -304,3 +304,15 @@ class ScreeningJob(Base):
     no_match: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class Certificate(Base):
+    """An issued credit report certificate: the canonical JSON that was signed, kept
+    verbatim so ``/verify/CODE`` checks the very bytes the signature covers."""
+
+    __tablename__ = "certificates"
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"), index=True)
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    content: Mapped[str] = mapped_column(Text)
+    signature: Mapped[str] = mapped_column(String(128))  # Ed25519, hex

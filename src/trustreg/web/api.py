@@ -7,8 +7,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Body, Header, Query, Request
+from fastapi.responses import JSONResponse, Response
 
 from trustreg.core.validation import RECORD_COLUMNS
 from trustreg.errors import TrustRegError, Unauthorized
@@ -16,6 +16,7 @@ from trustreg.services import assessments, ingest, registry, subjects
 from trustreg.services.feed_reader import FeedFormat, FeedRow, RowProblem
 from trustreg.services.ingest_chunk import Rejection
 from trustreg.store.db import transaction
+from trustreg.web.api_public import etag_response
 from trustreg.web.deps import CurrentSettings, Sessions
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
@@ -27,10 +28,12 @@ class PayloadTooLarge(TrustRegError):
     title = "Payload too large"
 
 
-@router.get("/subjects/{subject_id}")
-def get_subject(subject_id: int, factory: Sessions) -> dict[str, Any]:
-    """A subject with its identifiers, names and records (person numbers masked)."""
-    return subjects.find_by_id(factory, subject_id, masked=True)
+@router.get("/subjects/{subject_id}", response_model=None)
+def get_subject(subject_id: int, factory: Sessions, request: Request) -> Response:
+    """A subject with its identifiers, names and records (person numbers masked).
+
+    Answers carry a strong ``ETag``; ``If-None-Match`` with it answers 304."""
+    return etag_response(request, subjects.find_by_id(factory, subject_id, masked=True))
 
 
 @router.get("/subjects/{subject_id}/assessment")
@@ -59,13 +62,14 @@ def get_assessment(
     return assessments.subject_assessment(factory, subject_id, as_of, known_at, rulebook)
 
 
-@router.get("/subjects")
+@router.get("/subjects", response_model=None)
 def find_subject(
     factory: Sessions,
+    request: Request,
     identifier: Annotated[str, Query(description="SCHEME:VALUE, e.g. uscc:91110000802100433B")],
-) -> dict[str, Any]:
-    """Look a subject up by one of its identifiers."""
-    return subjects.find_by_identifier(factory, identifier, masked=True)
+) -> Response:
+    """Look a subject up by one of its identifiers (with an ``ETag``, as above)."""
+    return etag_response(request, subjects.find_by_identifier(factory, identifier, masked=True))
 
 
 @router.post("/records", response_model=None)

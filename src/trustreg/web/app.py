@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.templating import Jinja2Templates
+from fastapi.staticfiles import StaticFiles
 
 from trustreg.config import Settings
 from trustreg.core.matching import Thresholds
@@ -15,9 +15,10 @@ from trustreg.services import screening_jobs
 from trustreg.services.registry import initialise
 from trustreg.services.screening import RegistryIndex
 from trustreg.store.db import make_engine
-from trustreg.web import api, api_checks, api_screening, pages, problems
+from trustreg.web import api, api_checks, api_docs, api_public, api_screening, pages, problems
+from trustreg.web.certificate_routes import router as certificate_router
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATIC = Path(__file__).resolve().parent / "static"
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -43,10 +44,14 @@ def create_app(settings: Settings) -> FastAPI:
     thresholds = Thresholds(settings.match_threshold, settings.review_threshold)
     # Built on the first check; one process here (forking a threaded server is unsafe).
     app.state.screening = RegistryIndex(app.state.sessions, thresholds, workers=1)
-    app.state.templates = Jinja2Templates(directory=TEMPLATES)
+    # Vendored into the package (htmx.min.js, 0BSD): no page loads from another host.
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     problems.install(app)
     app.include_router(api.router)
     app.include_router(api_checks.router)
     app.include_router(api_screening.router)
+    app.include_router(api_public.router)
+    app.include_router(api_docs.router)
+    app.include_router(certificate_router)  # before pages: it signs the certificate
     app.include_router(pages.router)
     return app

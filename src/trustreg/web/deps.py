@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import Depends, Request, Response
-from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
 from trustreg.config import Settings
+from trustreg.web import i18n
 
 
 def sessions(request: Request) -> sessionmaker[Session]:
@@ -28,6 +29,18 @@ CurrentSettings = Annotated[Settings, Depends(settings)]
 def render(
     request: Request, template: str, context: dict[str, Any], status_code: int = 200
 ) -> Response:
-    """Render a page with the app's templates."""
-    templates: Jinja2Templates = request.app.state.templates
-    return templates.TemplateResponse(request, template, context, status_code=status_code)
+    """Render a page in the request's language (``web.i18n``), remembering a language
+    chosen with ``?lang=``."""
+    language = i18n.language_of(request)
+    switch = dict(request.query_params) | {"lang": "en" if language == "zh" else "zh"}
+    context = context | {
+        "lang": language,
+        "html_lang": "zh-CN" if language == "zh" else "en",
+        "switch_url": f"{request.url.path}?{urlencode(switch)}",
+    }
+    response = i18n.templates(language).TemplateResponse(
+        request, template, context, status_code=status_code
+    )
+    if request.query_params.get("lang") in i18n.LANGUAGES:
+        response.set_cookie(i18n.COOKIE, language, max_age=365 * 86400, samesite="lax")
+    return response

@@ -65,20 +65,6 @@ def subject_page(request: Request, subject_id: int, factory: Sessions) -> Respon
     return render(request, "subject.html", context)
 
 
-@router.get("/subjects/{subject_id}/certificate", response_class=HTMLResponse)
-def certificate_page(request: Request, subject_id: int, factory: Sessions) -> Response:
-    """A printable credit report certificate of a legal entity or organisation."""
-    issued = certificates.certificate(factory, subject_id)
-    view = issued["subject"]
-    context = {
-        "s": view,
-        "consequences": with_list_titles(view),
-        "issued_at": issued["issued_at"],
-        "published_records": issued["published_records"],
-    }
-    return render(request, "certificate.html", context)
-
-
 @router.get("/rulebook", response_class=HTMLResponse)
 def rulebook_page(request: Request, factory: Sessions) -> Response:
     """The rulebook in force today, in plain words."""

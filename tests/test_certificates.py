@@ -1,0 +1,238 @@
+"""Signed certificates: issuing, the PDF, verification by code and the public key.
+
+A company with an active judgment_defaulter record (effective 100 days ago) is on the
+list of dishonest judgment defaulters, grade B with 900 points, excluded from public
+procurement and restricted from subsidies (``rulebooks/model.toml``). Runs on SQLite
+and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from tests.test_pages_consequences import USCC, record, subject_id
+from trustreg.config import Settings
+from trustreg.core import signing
+from trustreg.core.identifiers import make_ric
+from trustreg.services import certificates, registry
+from trustreg.store.db import transaction
+from trustreg.store.models import Certificate
+from trustreg.web.app import create_app
+
+REFERENCE = "(2026)京01执1号"
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def court_token(client: TestClient, settings: Settings) -> str:
+    factory = client.app.state.sessions  # type: ignore[attr-defined]
+    registry.add_authority(factory, "court-1", "court", "Authority court-1")
+    return registry.issue_token(factory, settings.secret_key, "court-1")
+
+
+def submit(client: TestClient, token: str, rows: list[dict[str, Any]]) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    response = client.post("/api/v1/records", json=rows, headers=headers)
+    assert response.status_code == 200, response.text
+
+
+@pytest.fixture
+def defaulter(client: TestClient, court_token: str) -> int:
+    submit(client, court_token, [record(REFERENCE)])
+    return subject_id(client, f"uscc:{USCC}")
+
+
+def issued_code(page: str) -> str:
+    found = re.search(r'<code class="verification-code">([A-Z2-7]{12})</code>', page)
+    assert found is not None, "no verification code on the certificate"
+    return found.group(1)
+
+
+def pdf_text(pdf: bytes) -> bytes:
+    """The PDF with its compressed streams inflated (object streams hold the metadata)."""
+    parts = [pdf]
+    for stream in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S):
+        try:
+            parts.append(zlib.decompress(stream.group(1)))
+        except zlib.error:
+            continue
+    return b"\n".join(parts)
+
+
+def test_the_certificate_page_is_signed_with_a_code_and_a_qr_code(
+    client: TestClient, defaulter: int
+) -> None:
+    page = client.get(f"/subjects/{defaulter}/certificate")
+    assert page.status_code == 200, page.text
+    code = issued_code(page.text)
+    assert f'href="http://testserver/verify/{code}"' in page.text
+    assert "<svg" in page.text
+    shown = re.search(r'<code class="signature-start">([0-9a-f]{16})</code>', page.text)
+    assert shown is not None
+    result = client.get(f"/api/v1/certificates/{code}").json()
+    assert result["signature"].startswith(shown.group(1))
+    content = result["content"]
+    assert content["code"] == code
+    assert content["subject"] == {
+        "id": defaulter,
+        "kind": "legal_entity",
+        "name": "北京测试科技有限公司",
+        "identifier": f"uscc:{USCC}",
+    }
+    assert (content["grade"], content["points"], content["rulebook_version"]) == (
+        "B",
+        900,
+        "2026.2",
+    )
+    assert [m["list"] for m in content["lists"]] == ["dishonest_defaulters"]
+    assert {c["code"] for c in content["consequences"]} == {
+        "procurement_exclusion_defaulter",
+        "subsidy_restriction_defaulter",
+    }
+    assert result["signature_valid"] is True
+    assert result["still_holds"] is True
+    assert result["changes"] == []
+
+
+def test_the_pdf_carries_the_code_and_its_verification_link(
+    client: TestClient, defaulter: int
+) -> None:
+    response = client.get(f"/subjects/{defaulter}/certificate.pdf")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF")
+    text = pdf_text(response.content)
+    found = re.search(rb"Credit report certificate ([A-Z2-7]{12})", text)
+    assert found is not None, "no code in the PDF's title"
+    code = found.group(1).decode()
+    assert f"http://testserver/verify/{code}".encode() in text
+    # The signed content travels with the PDF, as an attachment.
+    assert f'"code":"{code}"'.encode() in text
+    assert client.get(f"/api/v1/certificates/{code}").json()["signature_valid"] is True
+
+
+def test_the_signature_verifies_offline_with_the_published_key(
+    client: TestClient, defaulter: int
+) -> None:
+    code = issued_code(client.get(f"/subjects/{defaulter}/certificate").text)
+    published = client.get("/api/v1/certificates/public-key").json()
+    assert published["algorithm"] == "Ed25519"
+    assert published["public_key_pem"].startswith("-----BEGIN PUBLIC KEY-----")
+    key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(published["public_key_hex"]))
+    result = client.get(f"/api/v1/certificates/{code}").json()
+    assert result["payload"] == signing.canonical_json(result["content"])
+    # Raises InvalidSignature if it does not verify.
+    key.verify(bytes.fromhex(result["signature"]), result["payload"].encode("utf-8"))
+
+
+def test_the_key_is_derived_from_the_secret(settings: Settings) -> None:
+    one = signing.public_key_hex(signing.signing_key(settings.secret_key).public_key())
+    again = signing.public_key_hex(signing.signing_key(settings.secret_key).public_key())
+    other = signing.public_key_hex(signing.signing_key("another secret").public_key())
+    assert one == again != other
+
+
+def test_altered_content_fails_verification(client: TestClient, defaulter: int) -> None:
+    code = issued_code(client.get(f"/subjects/{defaulter}/certificate").text)
+    factory = client.app.state.sessions  # type: ignore[attr-defined]
+    with transaction(factory) as session:
+        stored = session.get(Certificate, code)
+        assert stored is not None
+        forged = stored.content.replace('"grade":"B"', '"grade":"A"')
+        assert forged != stored.content
+        session.execute(update(Certificate).where(Certificate.code == code).values(content=forged))
+    result = client.get(f"/api/v1/certificates/{code}").json()
+    assert result["content"]["grade"] == "A"
+    assert result["signature_valid"] is False
+    assert result["still_holds"] is False
+    page = client.get(f"/verify/{code}")
+    assert page.status_code == 200
+    assert "Not authentic." in page.text
+
+
+def test_a_satisfied_judgment_means_the_certificate_no_longer_holds(
+    client: TestClient, court_token: str, defaulter: int
+) -> None:
+    code = issued_code(client.get(f"/subjects/{defaulter}/certificate").text)
+    page = client.get(f"/verify/{code}")
+    assert "Authentic, and still holds." in page.text
+    submit(client, court_token, [record(REFERENCE, status="satisfied")])
+    result = client.get(f"/api/v1/certificates/{code}").json()
+    assert result["signature_valid"] is True
+    assert result["still_holds"] is False
+    assert (
+        "no longer on list dishonest_defaulters "
+        "(失信被执行人名单 List of dishonest judgment defaulters)" in result["changes"]
+    )
+    assert any("procurement_exclusion_defaulter" in c for c in result["changes"])
+    page = client.get(f"/verify/{code}")
+    assert "Authentic, but no longer holds." in page.text
+    assert "no longer on list dishonest_defaulters" in page.text
+    # What the certificate said is unchanged.
+    assert result["content"]["lists"][0]["list"] == "dishonest_defaulters"
+
+
+def test_no_certificate_for_a_person(client: TestClient, court_token: str) -> None:
+    ric = make_ric("110101", date(1980, 5, 17), 123)
+    person = record(
+        "(2026)沪01执9号",
+        subject_kind="individual",
+        id_scheme="ric",
+        id_value=ric,
+        subject_name="张伟",
+    )
+    submit(client, court_token, [person])
+    person_id = subject_id(client, f"ric:{ric}")
+    for path in ("certificate", "certificate.pdf"):
+        response = client.get(f"/subjects/{person_id}/{path}")
+        assert response.status_code == 404
+        assert ric not in response.text
+    factory = client.app.state.sessions  # type: ignore[attr-defined]
+    with transaction(factory) as session:
+        assert session.query(Certificate).count() == 0
+
+
+def test_an_unknown_code_is_not_found(client: TestClient) -> None:
+    response = client.get("/api/v1/certificates/AAAAAAAAAAAA")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == 404
+    assert problem["detail"] == "no certificate with verification code AAAAAAAAAAAA"
+    page = client.get("/verify/AAAAAAAAAAAA")
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "no certificate with verification code" in page.text
+
+
+def test_standing_changes_are_worded() -> None:
+    then = {
+        "grade": "B",
+        "lists": [{"list": "x", "entered_on": "2026-01-01", "scheduled_exit": "2027-01-01"}],
+        "consequences": [],
+    }
+    now = {
+        "grade": "A",
+        "lists": [{"list": "x", "entered_on": "2026-01-01", "scheduled_exit": "2026-06-01"}],
+        "consequences": [{"code": "c", "title_zh": "措施", "title_en": "Measure"}],
+    }
+    assert certificates.standing_changes(then, now) == [
+        "grade changed from B to A",
+        "list x: scheduled exit changed from 2027-01-01 to 2026-06-01",
+        "consequence c (措施 Measure) now in force",
+    ]
+    assert certificates.standing_changes(then, then) == []
