@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -18,6 +19,8 @@ from trustreg.services import ingest, registry
 from trustreg.web.app import create_app
 
 pytestmark = pytest.mark.browser
+# Screenshots a person can look at after the run (var/ is not committed).
+ARTEFACTS = Path(__file__).resolve().parents[1] / "var" / "test-artifacts" / "browser"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ROW = (
     "court-bj-1,(2025)京01执77号,judgment_defaulter,legal_entity,uscc,91110000802100433B,"
@@ -75,4 +78,80 @@ def test_search_by_identifier_opens_the_profile(served: str, tmp_path: Path) -> 
         page.fill("#q", "uscc:91110000802100433C")
         page.click("button[type=submit]")
         assert "expected 'B'" in page.inner_text("[role=alert]")
+        browser.close()
+
+
+def launch(playwright: Any) -> Any:
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    )
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (make test installs it)")
+def test_search_profile_certificate_verify(served: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        page = browser.new_page(locale="zh-CN", viewport={"width": 1100, "height": 900})
+        page.goto(served)
+        page.fill("#q", "Beijing Xinghe Technology Co., Ltd.")
+        page.click("button[type=submit]")
+        page.click("text=北京星河科技有限公司")
+        page.wait_for_url("**/subjects/*")
+        assert "约束与激励措施" in page.inner_text("main")  # Chinese for a zh-CN browser
+        page.screenshot(path=str(ARTEFACTS / "profile.png"), full_page=True)
+        page.click("a[href$='/certificate']")
+        page.wait_for_url("**/certificate")
+        page.screenshot(path=str(ARTEFACTS / "certificate.png"), full_page=True)
+        page.click("a.verify-link")
+        page.wait_for_url("**/verify/*")
+        assert "still holds" in page.inner_text("main")
+        page.screenshot(path=str(ARTEFACTS / "verify.png"), full_page=True)
+        browser.close()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (make test installs it)")
+def test_the_language_switch_and_a_phone_screen(served: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        page = browser.new_page(locale="en-US", viewport={"width": 390, "height": 844})
+        page.goto(served)
+        assert page.inner_text("h1") == "Look up a counterparty"
+        page.click("a.lang")
+        assert page.inner_text("h1") == "查询交易对象"
+        page.goto(served)  # remembered
+        assert page.inner_text("h1") == "查询交易对象"
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, "the home page must fit a phone screen"
+        page.screenshot(path=str(ARTEFACTS / "home-phone-zh.png"))
+        browser.close()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (make test installs it)")
+def test_everything_works_without_javascript(served: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        context = browser.new_context(java_script_enabled=False, locale="en-US")
+        page = context.new_page()
+        page.goto(served)
+        page.fill("#q", "北京星河科技")
+        page.click("button[type=submit]")
+        page.wait_for_url("**/search?*")
+        page.click("text=北京星河科技有限公司")
+        page.wait_for_url("**/subjects/*")
+        assert "(2025)京01执77号" in page.inner_text("table.records")
         browser.close()
