@@ -239,3 +239,14 @@ def test_no_certificate_for_an_unknown_subject(client: TestClient) -> None:
     response = client.get("/subjects/424242/certificate")
     assert response.status_code == 404
     assert "no subject with id 424242" in response.text
+
+
+def test_the_home_page_shows_recent_list_changes(client: TestClient, defaulter: int) -> None:
+    entered = (datetime.now(UTC).date() - timedelta(days=EFFECTIVE_DAYS_AGO)).isoformat()
+    page = words(client.get("/").text)
+    assert (
+        f"Recent list changes {entered} 北京测试科技有限公司 entered List of dishonest judgment "
+        "defaulters" in page
+    )
+    chinese = words(client.get("/", params={"lang": "zh"}).text)
+    assert f"{entered} 北京测试科技有限公司 列入失信被执行人名单" in chinese

@@ -101,6 +101,13 @@ def entries_page(
     return EntriesPage(views, following)
 
 
+def entry_count(factory: sessionmaker[Session], where: EntryFilter) -> int:
+    """How many open entries of a list pass the filter (every page together)."""
+    with transaction(factory) as session:
+        _check_list(session, where.list_code)
+        return store.count_open_entries(session, where)
+
+
 def _entry_views(session: Session, rows: list[EntryRow]) -> list[dict[str, Any]]:
     identifiers = store.identifiers_of(session, sorted({r.subject_id for r in rows}))
     return [

@@ -43,6 +43,18 @@ def statistics(factory: sessionmaker[Session], today: date | None = None) -> dic
     return {"as_of": today.isoformat(), **figures}
 
 
+def open_entries_by_region(factory: sessionmaker[Session]) -> dict[str, dict[str, int]]:
+    """Open entries per list, then per region of the subject ("" when none is known)."""
+    found: dict[str, dict[str, int]] = {}
+    with transaction(factory) as session:
+        for code, region, count in sorted(
+            store.open_counts_by_region(session), key=lambda r: (r[0], r[1] or "")
+        ):
+            regions = found.setdefault(code, {})
+            regions[region or ""] = regions.get(region or "", 0) + count
+    return found
+
+
 def _months(session: Session, starts: list[date]) -> list[dict[str, Any]]:
     listed = _per_month(store.entries_by_day(session, starts[0], ended=False))
     exited = _per_month(store.entries_by_day(session, starts[0], ended=True))

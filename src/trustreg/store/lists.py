@@ -154,3 +154,20 @@ def entries_by_day(session: Session, since: date, ended: bool) -> list[tuple[dat
     column = ListEntry.ended_on if ended else ListEntry.entered_on
     rows = session.execute(select(column, func.count()).where(column >= since).group_by(column))
     return [(day, count) for day, count in rows if day is not None]
+
+
+def count_open_entries(session: Session, where: EntryFilter) -> int:
+    """How many open entries of one list pass the filter."""
+    counted = select(func.count()).select_from(_entries_query(where).subquery())
+    return int(session.execute(counted).scalar_one())
+
+
+def open_counts_by_region(session: Session) -> list[tuple[str, str | None, int]]:
+    """Open entries per list and region of the subject (None: no region known)."""
+    query = (
+        select(ListEntry.list_code, Subject.region, func.count())
+        .join(Subject, Subject.id == ListEntry.subject_id)
+        .where(ListEntry.ended_on.is_(None))
+        .group_by(ListEntry.list_code, Subject.region)
+    )
+    return [(row[0], row[1], row[2]) for row in session.execute(query)]

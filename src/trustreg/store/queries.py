@@ -18,6 +18,7 @@ from trustreg.store.models import (
     AuthorityRecordType,
     AuthorityToken,
     Identifier,
+    ListEntry,
     Record,
     RecordStatusChange,
     RulebookVersion,
@@ -171,3 +172,26 @@ def record_summaries(session: Session, record_ids: Collection[int]) -> dict[int,
         }
         for row in rows
     }
+
+
+def recent_list_changes(
+    session: Session, limit: int, kinds: Sequence[str]
+) -> list[tuple[int, str, str, date, date | None, date]]:
+    """The latest list entries and exits of subjects of these kinds, newest first:
+    (subject id, name, list code, entered on, ended on, scheduled exit)."""
+    day = func.coalesce(ListEntry.ended_on, ListEntry.entered_on)
+    rows = session.execute(
+        select(
+            Subject.id,
+            Subject.display_name,
+            ListEntry.list_code,
+            ListEntry.entered_on,
+            ListEntry.ended_on,
+            ListEntry.scheduled_exit,
+        )
+        .join(Subject, Subject.id == ListEntry.subject_id)
+        .where(Subject.kind.in_(list(kinds)))
+        .order_by(day.desc(), ListEntry.id.desc())
+        .limit(limit)
+    ).all()
+    return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]

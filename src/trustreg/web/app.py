@@ -15,7 +15,16 @@ from trustreg.services import screening_jobs
 from trustreg.services.registry import initialise
 from trustreg.services.screening import RegistryIndex
 from trustreg.store.db import make_engine
-from trustreg.web import api, api_checks, api_docs, api_public, api_screening, pages, problems
+from trustreg.web import (
+    api,
+    api_checks,
+    api_docs,
+    api_public,
+    api_screening,
+    pages,
+    portal_pages,
+    problems,
+)
 from trustreg.web.certificate_routes import router as certificate_router
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -53,5 +62,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(api_public.router)
     app.include_router(api_docs.router)
     app.include_router(certificate_router)  # before pages: it signs the certificate
+    app.include_router(portal_pages.router)
     app.include_router(pages.router)
     return app

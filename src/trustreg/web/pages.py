@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from trustreg.errors import NotFound, ValidationError
 from trustreg.services import certificates, registry, screening, subjects
 from trustreg.services.screening import RegistryIndex
-from trustreg.services.stats import registry_counts
+from trustreg.services.stats import recent_list_changes, registry_counts
 from trustreg.web.deps import Sessions, render
 
 router = APIRouter(include_in_schema=False)
@@ -21,8 +21,7 @@ USCC_LIKE = re.compile(r"[0-9A-HJ-NP-RT-UW-Y]{2}[0-9]{6}[0-9A-HJ-NP-RT-UW-Y]{10}
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, factory: Sessions) -> Response:
-    counts, recent = registry_counts(factory)
-    return render(request, "home.html", {"counts": counts, "recent": recent})
+    return _home(request, factory, "", "", 200)
 
 
 @router.get("/search")
@@ -49,8 +48,9 @@ def search(
 
 
 def _home(request: Request, factory: Sessions, query: str, message: str, status: int) -> Response:
-    counts, recent = registry_counts(factory)
-    context = {"counts": counts, "recent": recent, "query": query, "message": message}
+    counts, _newest = registry_counts(factory, recent=0)
+    changes = recent_list_changes(factory)
+    context = {"counts": counts, "changes": changes, "query": query, "message": message}
     return render(request, "home.html", context, status_code=status)
 
 
