@@ -32,17 +32,37 @@ def rulebook_in_force(
     """The rulebook version in force on a date (the newest whose effective date has come;
     before any has, the earliest loaded). With ``known_at``: among the versions loaded
     by then, so a version loaded later never changes what was answered before."""
-    query = select(RulebookVersion.effective_from, RulebookVersion.source_text).order_by(
-        RulebookVersion.effective_from.desc(), RulebookVersion.id.desc()
-    )
+    query = select(
+        RulebookVersion.effective_from, RulebookVersion.loaded_at, RulebookVersion.source_sha256
+    ).order_by(RulebookVersion.effective_from.desc(), RulebookVersion.id.desc())
     versions = session.execute(query).all()
-    if known_at is not None:
-        loaded = session.execute(query.where(RulebookVersion.loaded_at <= known_at)).all()
-        versions = loaded or versions[-1:]
     if not versions:
         raise NotFound("no rulebook is loaded; run `trustreg init`")
+    if known_at is not None:
+        loaded = [v for v in versions if _aware(v[1]) <= known_at]
+        versions = loaded or versions[-1:]
     chosen = next((v for v in versions if v[0] <= on), versions[-1])
-    return core_rulebook.parse_rulebook_cached(chosen[1])
+    return _rulebook_by_digest(session, chosen[2])
+
+
+# Parsed rulebooks by the SHA-256 of their text: a loaded version never changes, so the
+# text is read and parsed once per process, not on every look-up.
+_PARSED: dict[str, core_rulebook.Rulebook] = {}
+
+
+def _rulebook_by_digest(session: Session, digest: str) -> core_rulebook.Rulebook:
+    found = _PARSED.get(digest)
+    if found is None:
+        text = session.scalar(
+            select(RulebookVersion.source_text).where(RulebookVersion.source_sha256 == digest)
+        )
+        assert text is not None  # the digest was just read from the same table
+        found = _PARSED.setdefault(digest, core_rulebook.parse_rulebook_cached(text))
+    return found
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def rulebook_versions(session: Session) -> list[tuple[str, date, datetime]]:
