@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 from datetime import date
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, and_, exists, not_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, not_, or_, select
 from sqlalchemy.orm import Session
 
 from trustreg.core.vocabulary import PERSON_KINDS
@@ -128,24 +128,7 @@ def candidate_records(
     visible = _visible_records(public_person_types, window[0], window[1], void)
     while True:
         rows = session.execute(
-            select(
-                Record.id,
-                Authority.code,
-                Record.reference,
-                Record.record_type,
-                Record.subject_id,
-                Subject.kind,
-                Subject.display_name,
-                Record.decided_on,
-                Record.effective_from,
-                Record.status,
-                Record.status_since,
-            )
-            .join(Authority, Authority.id == Record.authority_id)
-            .join(Subject, Subject.id == Record.subject_id)
-            .where(visible, Record.id > last)
-            .order_by(Record.id)
-            .limit(batch)
+            _record_rows().where(visible, Record.id > last).order_by(Record.id).limit(batch)
         ).all()
         for row in rows:
             yield RecordRow(*row)
@@ -194,22 +177,7 @@ def records_of(
     if not subject_ids:
         return []
     rows = session.execute(
-        select(
-            Record.id,
-            Authority.code,
-            Record.reference,
-            Record.record_type,
-            Record.subject_id,
-            Subject.kind,
-            Subject.display_name,
-            Record.decided_on,
-            Record.effective_from,
-            Record.status,
-            Record.status_since,
-        )
-        .join(Authority, Authority.id == Record.authority_id)
-        .join(Subject, Subject.id == Record.subject_id)
-        .where(
+        _record_rows().where(
             Record.subject_id.in_(list(subject_ids)),
             _visible_records(public_person_types, window[0], window[1], void),
         )
@@ -266,3 +234,24 @@ def record_refs(session: Session, record_ids: Collection[int]) -> dict[int, Reco
         .where(Record.id.in_(list(record_ids)))
     )
     return {row[0]: RecordRef(row[1], row[2], row[3]) for row in rows}
+
+
+def _record_rows() -> Select[*tuple[Any, ...]]:
+    """The columns of a ``RecordRow``, with the authority and subject they name."""
+    return (
+        select(
+            Record.id,
+            Authority.code,
+            Record.reference,
+            Record.record_type,
+            Record.subject_id,
+            Subject.kind,
+            Subject.display_name,
+            Record.decided_on,
+            Record.effective_from,
+            Record.status,
+            Record.status_since,
+        )
+        .join(Authority, Authority.id == Record.authority_id)
+        .join(Subject, Subject.id == Record.subject_id)
+    )
