@@ -54,17 +54,7 @@ def test_search_by_identifier_opens_the_profile(served: str, tmp_path: Path) -> 
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = launch(playwright)
         page = browser.new_page()
         page.goto(served)
         assert "1 subjects, 1 records" in page.inner_text("main")
