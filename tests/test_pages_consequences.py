@@ -250,3 +250,23 @@ def test_the_home_page_shows_recent_list_changes(client: TestClient, defaulter: 
     )
     chinese = words(client.get("/", params={"lang": "zh"}).text)
     assert f"{entered} 北京测试科技有限公司 列入失信被执行人名单" in chinese
+
+
+def test_a_record_by_id_with_its_history_and_subject(client: TestClient, defaulter: int) -> None:
+    subject = client.get(f"/api/v1/subjects/{defaulter}").json()
+    (record,) = subject["records"]
+    found = client.get(f"/api/v1/records/{record['id']}")
+    assert found.status_code == 200, found.text
+    body = found.json()
+    assert body["reference"] == "(2026)京01执1号"
+    assert body["legal_basis"].startswith("Civil Procedure Law of the PRC art. 266")
+    assert [h["status"] for h in body["status_history"]] == ["active"]
+    assert body["subject"] == {
+        "id": defaulter,
+        "kind": "legal_entity",
+        "name": "北京测试科技有限公司",
+        "identifiers": [f"uscc:{USCC}"],
+    }
+    missing = client.get("/api/v1/records/999999")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")

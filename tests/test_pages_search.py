@@ -84,3 +84,15 @@ def test_htmx_is_served_from_the_package_and_nothing_from_another_host(
     script = client.get("/static/htmx.min.js")
     assert script.status_code == 200
     assert "htmx" in script.text[:2000]
+
+
+def test_the_api_searches_subjects_by_name(client: TestClient) -> None:
+    found = client.get("/api/v1/subjects/search", params={"q": "Henan Chuangrui Pharmaceutical"})
+    assert found.status_code == 200, found.text
+    first = found.json()["candidates"][0]
+    assert (first["name"], first["decision"]) == (FIRM, "match")
+    persons = client.get("/api/v1/subjects/search", params={"q": PERSON}).json()
+    assert all(c["kind"] != "individual" for c in persons["candidates"])
+    empty = client.get("/api/v1/subjects/search", params={"q": ""})
+    assert empty.status_code == 422
+    assert empty.headers["content-type"].startswith("application/problem+json")

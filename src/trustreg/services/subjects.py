@@ -36,6 +36,32 @@ def find_by_id(factory: sessionmaker[Session], subject_id: int, masked: bool) ->
         return subject_view(session, subject, masked)
 
 
+def find_record(factory: sessionmaker[Session], record_id: int) -> dict[str, Any]:
+    """One record with its provenance and status history, and the subject it concerns
+    (a person's identifiers masked, as everywhere in public)."""
+    with transaction(factory) as session:
+        found = queries.record_with_history(session, record_id)
+        if found is None:
+            raise NotFound(f"no record with id {record_id}")
+        record, authority, history = found
+        subject = queries.subject_by_id(session, record.subject_id)
+        assert subject is not None  # a record always has its subject
+        person = subject.kind in PERSON_KINDS
+        identifiers = [
+            _identifier_text(Identifier(i.scheme, i.value), person)
+            for i in sorted(subject.identifiers, key=lambda i: i.scheme)
+        ]
+        types = queries.record_types(session)
+        view = _record_view(record, authority, history, types.get(record.record_type))
+        view["subject"] = {
+            "id": subject.id,
+            "kind": subject.kind,
+            "name": subject.display_name,
+            "identifiers": identifiers,
+        }
+        return view
+
+
 def subject_view(session: Session, subject: Subject, masked: bool) -> dict[str, Any]:
     """A subject with identifiers, names and records (with status history).
 

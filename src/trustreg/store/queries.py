@@ -150,6 +150,25 @@ def subject_records(
     return [(record, code, history.get(record.id, [])) for record, code in rows]
 
 
+def record_with_history(
+    session: Session, record_id: int
+) -> tuple[Record, str, list[RecordStatusChange]] | None:
+    """A record with its authority code and status history; None if there is none."""
+    row = session.execute(
+        select(Record, Authority.code)
+        .join(Authority, Authority.id == Record.authority_id)
+        .where(Record.id == record_id)
+    ).first()
+    if row is None:
+        return None
+    history = session.scalars(
+        select(RecordStatusChange)
+        .where(RecordStatusChange.record_id == record_id)
+        .order_by(RecordStatusChange.id)
+    ).all()
+    return row[0], row[1], list(history)
+
+
 def recent_subjects(session: Session, limit: int) -> Sequence[Subject]:
     return session.scalars(select(Subject).order_by(Subject.id.desc()).limit(limit)).all()
 

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 
 from trustreg.core.validation import RECORD_COLUMNS
 from trustreg.errors import TrustRegError, Unauthorized
-from trustreg.services import assessments, ingest, registry, subjects
+from trustreg.services import assessments, ingest, registry, screening, subjects
 from trustreg.services.feed_reader import FeedFormat, FeedRow, RowProblem
 from trustreg.services.ingest_chunk import Rejection
 from trustreg.store.db import transaction
@@ -26,6 +26,25 @@ MAX_RECORDS_PER_REQUEST = 10_000
 class PayloadTooLarge(TrustRegError):
     status = 413
     title = "Payload too large"
+
+
+@router.get("/subjects/search")
+def search_subjects(
+    request: Request,
+    q: Annotated[str, Query(min_length=1, max_length=300, description="A name, in any script")],
+    top: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> dict[str, Any]:
+    """Subjects by name: the candidates of a counterparty check (organisations only;
+    persons are looked up with a declared purpose through ``/api/v1/check``)."""
+    registry: screening.RegistryIndex = request.app.state.screening
+    return screening.check(registry, screening.CheckQuery(q), top)
+
+
+@router.get("/records/{record_id}")
+def get_record(record_id: int, factory: Sessions) -> dict[str, Any]:
+    """One record: authority, decision reference, type with its legal basis, dates,
+    status history and provenance, and the subject it concerns."""
+    return subjects.find_record(factory, record_id)
 
 
 @router.get("/subjects/{subject_id}", response_model=None)
