@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo serve test check lint typecheck format system-deps bench clean
+.PHONY: demo serve test check lint typecheck format system-deps portal-deps bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,18 +18,22 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	touch $(VENV)/.installed $@
 
 ## Build the demo registry in the embedded store and serve it on http://127.0.0.1:8000
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed portal-deps
 	$(BIN)/trustreg demo
 
-serve: $(VENV)/.installed
+serve: $(VENV)/.installed portal-deps
 	$(BIN)/trustreg serve
 
-## Install what the tests need (Python dev dependencies, PostgreSQL, Chromium, fonts) and run them all
+## Install what the tests need (Python dev dependencies, PostgreSQL, Chromium, fonts, Pango) and run them all
 test: $(VENV)/.installed-dev system-deps
 	$(BIN)/pytest -n 2 -p no:cacheprovider
 
 system-deps:
 	@bash scripts/install-system-deps.sh
+
+## What the portal itself needs from Debian: a CJK font and Pango (certificate PDFs)
+portal-deps:
+	@bash scripts/install-system-deps.sh portal
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check src tests bench

@@ -4,10 +4,13 @@
 # and Pango (PDFs).
 set -euo pipefail
 
+# With the argument "portal": only what serving the portal needs (font, Pango).
 missing=()
-compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null \
-  || missing+=(postgresql)
-command -v chromium >/dev/null || missing+=(chromium)
+if [ "${1:-}" != "portal" ]; then
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null \
+    || missing+=(postgresql)
+  command -v chromium >/dev/null || missing+=(chromium)
+fi
 dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || missing+=(fonts-wqy-microhei)
 # WeasyPrint renders certificate PDFs with Pango.
 dpkg -s libpangoft2-1.0-0 >/dev/null 2>&1 || missing+=(libpangoft2-1.0-0)
