@@ -18,14 +18,14 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	touch $(VENV)/.installed $@
 
 ## Build the demo registry in the embedded store and serve it on http://127.0.0.1:8000
-demo: $(VENV)/.installed portal-deps
+demo: portal-deps $(VENV)/.installed
 	$(BIN)/trustreg demo
 
-serve: $(VENV)/.installed portal-deps
+serve: portal-deps $(VENV)/.installed
 	$(BIN)/trustreg serve
 
 ## Install what the tests need (Python dev dependencies, PostgreSQL, Chromium, fonts, Pango) and run them all
-test: $(VENV)/.installed-dev system-deps
+test: system-deps $(VENV)/.installed-dev
 	$(BIN)/pytest -n 2 -p no:cacheprovider
 
 system-deps:

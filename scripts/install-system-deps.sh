@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need, where missing: PostgreSQL (the store
-# tests run on a real server), Chromium (browser tests), a CJK font (pages and PDFs)
-# and Pango (PDFs).
+# tests run on a real server), Chromium (browser tests), a CJK font (pages and PDFs),
+# Pango (PDFs), and ICU headers with a compiler (pip builds PyICU).
 set -euo pipefail
 
-# With the argument "portal": only what serving the portal needs (font, Pango).
+# With the argument "portal": only what installing and serving the portal needs (font,
+# Pango, and what building PyICU needs).
 missing=()
 if [ "${1:-}" != "portal" ]; then
   compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null \
@@ -14,6 +15,10 @@ fi
 dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || missing+=(fonts-wqy-microhei)
 # WeasyPrint renders certificate PDFs with Pango.
 dpkg -s libpangoft2-1.0-0 >/dev/null 2>&1 || missing+=(libpangoft2-1.0-0)
+# PyICU (required by FollowTheMoney's normality) has no wheel: pip builds it against ICU.
+dpkg -s libicu-dev >/dev/null 2>&1 || missing+=(libicu-dev)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+command -v g++ >/dev/null || missing+=(g++)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

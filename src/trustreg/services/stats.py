@@ -13,28 +13,13 @@ from trustreg.store.db import transaction
 from trustreg.store.models import Record, Subject
 
 
-def registry_counts(
-    factory: sessionmaker[Session], recent: int = 15
-) -> tuple[dict[str, int], list[dict[str, Any]]]:
-    """Subject and record counts, and the newest subjects."""
+def registry_counts(factory: sessionmaker[Session]) -> dict[str, int]:
+    """How many subjects and records the registry holds."""
     with transaction(factory) as session:
-        counts = {
+        return {
             "subjects": queries.count_rows(session, Subject),
             "records": queries.count_rows(session, Record),
         }
-        subjects = queries.recent_subjects(session, recent)
-        grades = queries.grades(session, [s.id for s in subjects])
-        newest = [
-            {
-                "id": s.id,
-                "name": s.display_name,
-                "kind": s.kind,
-                "region": s.region or "",
-                "grade": grades.get(s.id, ""),
-            }
-            for s in subjects
-        ]
-    return counts, newest
 
 
 def recent_list_changes(factory: sessionmaker[Session], limit: int = 15) -> list[dict[str, Any]]:

@@ -68,11 +68,11 @@ def subject_view(session: Session, subject: Subject, masked: bool) -> dict[str, 
     ``masked`` hides person identifiers and birth dates, for anyone but the operator.
     """
     person = subject.kind in PERSON_KINDS
-    types = queries.record_types(session)
     today = datetime.now(UTC).date()
     current = assessments.assess(session, subject.id, today)
     assessment = current.to_dict()
     rulebook = queries.rulebook_in_force(session, today)
+    types = rulebook.record_types
     consequences = [
         consequence_dict(c) for c in consequences_in_force(current, rulebook, subject.kind)
     ]

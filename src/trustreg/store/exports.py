@@ -94,17 +94,7 @@ def open_entries(session: Session, batch: int = BATCH) -> Iterator[EntryRow]:
     last = 0
     while True:
         rows = session.execute(
-            select(
-                ListEntry.id,
-                ListEntry.list_code,
-                ListEntry.subject_id,
-                Subject.kind,
-                Subject.display_name,
-                ListEntry.entered_on,
-                ListEntry.scheduled_exit,
-                ListEntry.record_ids,
-            )
-            .join(Subject, Subject.id == ListEntry.subject_id)
+            _entry_rows()
             .where(ListEntry.ended_on.is_(None), ListEntry.id > last)
             .order_by(ListEntry.id)
             .limit(batch)
@@ -190,18 +180,9 @@ def open_entries_of(session: Session, subject_ids: Collection[int]) -> list[Entr
     if not subject_ids:
         return []
     rows = session.execute(
-        select(
-            ListEntry.id,
-            ListEntry.list_code,
-            ListEntry.subject_id,
-            Subject.kind,
-            Subject.display_name,
-            ListEntry.entered_on,
-            ListEntry.scheduled_exit,
-            ListEntry.record_ids,
+        _entry_rows().where(
+            ListEntry.ended_on.is_(None), ListEntry.subject_id.in_(list(subject_ids))
         )
-        .join(Subject, Subject.id == ListEntry.subject_id)
-        .where(ListEntry.ended_on.is_(None), ListEntry.subject_id.in_(list(subject_ids)))
     ).all()
     return [EntryRow(*row[:7], tuple(int(i) for i in row[7] or ())) for row in rows]
 
@@ -255,3 +236,17 @@ def _record_rows() -> Select[*tuple[Any, ...]]:
         .join(Authority, Authority.id == Record.authority_id)
         .join(Subject, Subject.id == Record.subject_id)
     )
+
+
+def _entry_rows() -> Select[int, str, int, str, str, date, date, list[int]]:
+    """The columns of an ``EntryRow``, with the subject it names."""
+    return select(
+        ListEntry.id,
+        ListEntry.list_code,
+        ListEntry.subject_id,
+        Subject.kind,
+        Subject.display_name,
+        ListEntry.entered_on,
+        ListEntry.scheduled_exit,
+        ListEntry.record_ids,
+    ).join(Subject, Subject.id == ListEntry.subject_id)

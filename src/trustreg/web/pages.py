@@ -48,7 +48,7 @@ def search(
 
 
 def _home(request: Request, factory: Sessions, query: str, message: str, status: int) -> Response:
-    counts, _newest = registry_counts(factory, recent=0)
+    counts = registry_counts(factory)
     changes = recent_list_changes(factory)
     context = {"counts": counts, "changes": changes, "query": query, "message": message}
     return render(request, "home.html", context, status_code=status)
