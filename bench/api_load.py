@@ -7,7 +7,8 @@ object, which uvicorn can only serve in one process) against a SQLite registry o
 1,000,000 generated subjects, reused from ``--reuse`` (the screening speed benchmark's
 work folder) or built as that benchmark builds it. One ``/api/v1/check`` warms the
 screening index first (timed apart). A load generator in its own process (this file with
-``--generate``: asyncio + httpx, HTTP/1.1 keep-alive, a fixed pool of connections) then
+``--generate``: asyncio and ``load_client``, HTTP/1.1 keep-alive, one connection per
+worker) then
 sends 70 % profiles (``/subjects/{id}``, a seventh of them ``/subjects?identifier=``),
 20 % checks (registered names in variants) and 10 % eligibility answers, in two phases:
 
@@ -39,11 +40,13 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import numpy as np
 import psutil
 
+from load_client import Connection, HttpError
 from screening_speed import Report, source_state
 from screening_speed_data import TRUSTREG, _Variants, _Watch, build_registry, load, store_env
 
@@ -65,7 +68,7 @@ def _request(plan: dict[str, Any], rng: random.Random) -> tuple[str, str]:
     if kind == "identifier":
         return kind, f"/api/v1/subjects?identifier=uscc:{rng.choice(plan['uscc'])}"
     if kind == "check":
-        return kind, "/api/v1/check?" + str(httpx.QueryParams(name=rng.choice(plan["names"])))
+        return kind, "/api/v1/check?" + urlencode({"name": rng.choice(plan["names"])})
     subject = rng.choice(plan["uscc"])
     return kind, f"/api/v1/eligibility?subject=uscc:{subject}&decision={DECISION}"
 
@@ -74,7 +77,6 @@ async def _generate(args: argparse.Namespace) -> dict[str, Any]:
     before = resource.getrusage(resource.RUSAGE_SELF)  # after imports: the load alone
     plan = json.loads(Path(args.plan).read_text(encoding="utf-8"))
     rng = random.Random(args.seed)
-    limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=None)
     samples: list[tuple[str, int, float]] = []  # kind, status (0: no answer), seconds
     done_in_window = 0  # answers that arrived in the measured window, whenever due
     loop = asyncio.get_running_loop()
@@ -82,15 +84,15 @@ async def _generate(args: argparse.Namespace) -> dict[str, Any]:
     measure_from, end = start + args.warmup, start + args.warmup + args.seconds
     due: asyncio.Queue[float] = asyncio.Queue()
     count = sent = 0
-    failures: Counter[str] = Counter()  # requests without an answer, by httpx's error
+    failures: Counter[str] = Counter()  # requests without an answer, by error
 
-    async def one(client: httpx.AsyncClient, since: float) -> None:
+    async def one(client: Connection, since: float) -> None:
         nonlocal sent, done_in_window
         sent += 1
         kind, path = _request(plan, rng)
         try:
-            status = (await client.get(path)).status_code
-        except httpx.HTTPError as exc:
+            status = await client.get(path)
+        except (HttpError, OSError, TimeoutError) as exc:
             status = 0
             failures[type(exc).__name__] += 1
         now = loop.time()
@@ -98,7 +100,7 @@ async def _generate(args: argparse.Namespace) -> dict[str, Any]:
         if since >= measure_from:
             samples.append((kind, status, now - since))
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker(client: Connection) -> None:
         while True:
             if args.rate:
                 since = await due.get()
@@ -120,10 +122,9 @@ async def _generate(args: argparse.Namespace) -> dict[str, Any]:
         for _ in range(args.concurrency):
             due.put_nowait(end)
 
-    async with httpx.AsyncClient(base_url=args.url, limits=limits, timeout=30.0) as client:
-        await asyncio.sleep(max(0.0, start - loop.time()))
-        tasks = [worker(client) for _ in range(args.concurrency)]
-        await asyncio.gather(*tasks, *([pace()] if args.rate else []))
+    await asyncio.sleep(max(0.0, start - loop.time()))
+    tasks = [worker(Connection(args.url)) for _ in range(args.concurrency)]
+    await asyncio.gather(*tasks, *([pace()] if args.rate else []))
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime
     wall = loop.time() - start

@@ -325,13 +325,25 @@ def rate(
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Server processes (default: TRUSTREG_WEB_WORKERS, 1)"),
+    ] = None,
+    warm: Annotated[
+        bool, typer.Option(help="Build the screening index before serving (always with 2+)")
+    ] = False,
 ) -> None:
-    """Serve the registry's web pages and API."""
+    """Serve the registry's web pages and API.
+
+    With several workers, one parent builds the screening index and forks the workers,
+    which share it; with one, the index is built on the first check unless ``--warm``.
+    """
     from trustreg.web.server import run
 
     settings = Settings()
     open_registry(settings)
-    run(settings, host or settings.host, port or settings.port)
+    count = workers or settings.web_workers
+    run(settings, host or settings.host, port or settings.port, count, warm or count > 1)
 
 
 @app.command()

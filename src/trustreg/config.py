@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `trustreg serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `trustreg serve` listens on.")
+    web_workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Server processes of `trustreg serve`, forked from one warm parent "
+        "(about one per core; more than one warms the screening index before serving).",
+    )
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:

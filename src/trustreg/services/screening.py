@@ -74,6 +74,25 @@ class RegistryIndex:
                     self._version = version
             return self._index, self._shown
 
+    def ready(self) -> bool:
+        """Whether a check can be answered now without building the index first (no
+        build under way, and the store unchanged since the last one)."""
+        if not self._lock.acquire(blocking=False):
+            return False  # a build is under way
+        try:
+            if self._index is None:
+                return False
+            now = time.monotonic()
+            if now - self._checked < 1.0:
+                return True
+            with transaction(self.factory) as session:
+                fresh = store.latest_change(session) == self._version
+            if fresh:
+                self._checked = now
+            return fresh
+        finally:
+            self._lock.release()
+
     def _build(self) -> tuple[ScreeningIndex, dict[int, Shown]]:
         shown: dict[int, Shown] = {}
         parties: list[tuple[int, Party]] = []

@@ -47,8 +47,11 @@ def get_record(record_id: int, factory: Sessions) -> dict[str, Any]:
     return subjects.find_record(factory, record_id)
 
 
+# The look-ups of one subject below are ``async def`` on purpose: they take a
+# millisecond or two of SQLite reads, less than the hop to a worker thread (and back)
+# would cost, so they run on the event loop. Anything that can take longer stays sync.
 @router.get("/subjects/{subject_id}", response_model=None)
-def get_subject(subject_id: int, factory: Sessions, request: Request) -> Response:
+async def get_subject(subject_id: int, factory: Sessions, request: Request) -> Response:
     """A subject with its identifiers, names and records (person numbers masked).
 
     Answers carry a strong ``ETag``; ``If-None-Match`` with it answers 304."""
@@ -82,7 +85,7 @@ def get_assessment(
 
 
 @router.get("/subjects", response_model=None)
-def find_subject(
+async def find_subject(
     factory: Sessions,
     request: Request,
     identifier: Annotated[str, Query(description="SCHEME:VALUE, e.g. uscc:91110000802100433B")],

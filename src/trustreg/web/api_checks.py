@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -49,8 +49,8 @@ def list_decisions(factory: Sessions, on: On = None) -> dict[str, Any]:
     return {"decisions": eligibility.decisions(factory, on)}
 
 
-@router.get("/eligibility")
-def get_eligibility(
+@router.get("/eligibility", response_model=None)
+async def get_eligibility(
     factory: Sessions,
     subject: Annotated[
         str, Query(max_length=100, description="SCHEME:VALUE, e.g. uscc:91110000802100433B")
@@ -59,12 +59,13 @@ def get_eligibility(
     on: On = None,
     known_at: KnownAt = None,
     purpose: Purpose = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     """``eligible``, ``restricted`` or ``excluded``, with every consequence that
     applies: its list entry, causing records, legal basis and end date, and the day
     from which the subject is eligible again."""
+    # One subject's records: short enough for the event loop (see ``api.get_subject``).
     query = eligibility.EligibilityQuery(decision, on, known_at, purpose, actor="api")
-    return eligibility.check(factory, subject, query)
+    return JSONResponse(eligibility.check(factory, subject, query))
 
 
 @router.post(

@@ -36,7 +36,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        screening_jobs.resume_unfinished(app.state.screening, settings.data_dir)
+        if app.state.resume_jobs:
+            screening_jobs.resume_unfinished(app.state.screening, settings.data_dir)
         yield
         engine.dispose()
 
@@ -49,9 +50,12 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.engine = engine
+    app.state.resume_jobs = True  # of several forked workers, only the first resumes
     app.state.sessions = initialise(engine, settings.rulebook)
     thresholds = Thresholds(settings.match_threshold, settings.review_threshold)
-    # Built on the first check; one process here (forking a threaded server is unsafe).
+    # Built on the first check, in one process (forking a threaded server is unsafe),
+    # or before the server starts (``trustreg serve --warm``), in several.
     app.state.screening = RegistryIndex(app.state.sessions, thresholds, workers=1)
     # Vendored into the package (htmx.min.js, 0BSD): no page loads from another host.
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
