@@ -377,3 +377,18 @@ def test_any_single_change_to_a_ric_is_rejected(value: str, position: int, pick:
     wrong = changed(value, position, DIGITS + "X", pick)
     with pytest.raises(ValidationError):
         validate_identifier("ric", wrong)
+
+
+def test_a_masked_resident_number_is_read_in_its_published_forms() -> None:
+    from trustreg.core.identifiers import parse_masked
+
+    expected = parse_masked("110101********123x")
+    assert expected is not None
+    assert (expected.head, expected.tail) == ("110101", "123X")
+    for text in ("ric:110101********123X", "110101＊＊＊＊＊＊＊＊123X", " 110101********123X "):
+        assert parse_masked(text) == expected, text
+    assert expected.matches("11010119800517123X")
+    assert not expected.matches("11010219800517123X")  # another area
+    assert not expected.matches("110101198005171234")  # another tail
+    for text in ("110101*******123X", "uscc:110101********123X", "王伟", "110101198005171234"):
+        assert parse_masked(text) is None, text

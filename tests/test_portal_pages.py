@@ -18,13 +18,25 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.feeds import uscc
-from tests.test_api_public import D10, D20, D30, D35, D40, PERSON, TODAY, populate, sessions
+from tests.test_api_public import (
+    D10,
+    D20,
+    D30,
+    D35,
+    D40,
+    PERSON,
+    PERSON_FIELDS,
+    TODAY,
+    populate,
+    sessions,
+)
 from trustreg.config import Settings
 from trustreg.services.statistics import month_starts
 from trustreg.web import charts
 from trustreg.web.app import create_app
 
 LIST = "/lists/dishonest_defaulters"
+PERSON_NAME = PERSON_FIELDS["subject_name"]
 EXPECTED_OPEN = {
     "dishonest_defaulters": 4,
     "serious_violators": 0,
@@ -228,3 +240,23 @@ def test_the_chart_escapes_text_and_scales_to_a_nice_ceiling() -> None:
     assert rects_with_titles(svg) == ["x&amp;y: 3"]
     assert ">5</text>" in svg  # the axis ends at the nice ceiling above 3
     assert [charts.nice_ceiling(n) for n in (0, 1, 3, 7, 11, 230)] == [1, 1, 5, 10, 20, 500]
+
+
+def test_a_masked_person_number_finds_the_published_entry_and_never_the_number(
+    client: TestClient,
+) -> None:
+    masked = PERSON[:6] + "*" * 8 + PERSON[-4:]
+    for query in (masked, f"ric:{masked}", masked.replace("*", "＊")):
+        text = page(client, "/search", q=query)
+        assert "Published list entries" in text, query
+        assert PERSON_NAME in text
+        assert f"ric:{masked}" in text
+        assert PERSON not in text  # the whole number is never on the page
+        assert LIST in text
+
+
+def test_a_masked_number_of_nobody_listed_finds_nothing(client: TestClient) -> None:
+    other = PERSON[:6] + "*" * 8 + ("0000" if PERSON[-4:] != "0000" else "1111")
+    text = page(client, "/search", q=other)
+    assert "No published list entry has the number" in text
+    assert PERSON_NAME not in text

@@ -148,6 +148,37 @@ def mask_identifier(ident: Identifier) -> str:
     return ident.value
 
 
+class MaskedIdentifier(NamedTuple):
+    """A person's number as the registry publishes it: the shown head and tail."""
+
+    scheme: str
+    head: str
+    tail: str
+    length: int
+
+    def matches(self, value: str) -> bool:
+        return (
+            len(value) == self.length and value.startswith(self.head) and value.endswith(self.tail)
+        )
+
+
+_MASKED_RIC = re.compile(r"(?:ric:)?(\d{6})\*{8}(\d{3}[\dX])", re.IGNORECASE)
+
+
+def parse_masked(text: str) -> MaskedIdentifier | None:
+    """A resident identity number as published (``110101********123X``, optionally
+    ``ric:`` before it, full-width asterisks allowed); None if ``text`` is not one.
+
+    Only resident numbers: a masked passport shows four characters, too few to find
+    anyone by.
+    """
+    folded = unicodedata.normalize("NFKC", text).strip().replace(" ", "")
+    found = _MASKED_RIC.fullmatch(folded)
+    if found is None:
+        return None
+    return MaskedIdentifier("ric", found[1], found[2].upper(), 18)
+
+
 def _normalise_scheme(scheme: str, field: str) -> str:
     key = unicodedata.normalize("NFKC", scheme).strip().lower()
     if key not in SCHEMES:

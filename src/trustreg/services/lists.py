@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from trustreg.core.identifiers import SCHEMES, Identifier, mask_identifier
+from trustreg.core.identifiers import SCHEMES, Identifier, MaskedIdentifier, mask_identifier
 from trustreg.core.rulebook import RegistryList
 from trustreg.core.vocabulary import PERSON_KINDS
 from trustreg.errors import NotFound, ValidationError
@@ -61,6 +61,45 @@ def published_lists(factory: sessionmaker[Session]) -> list[dict[str, Any]]:
         rulebook = queries.rulebook_in_force(session, datetime.now(UTC).date())
         counts = store.open_counts(session)
     return [list_view(listed, counts.get(code, 0)) for code, listed in rulebook.lists.items()]
+
+
+MASKED_SEARCH_LIMIT = 200  # entries read for one masked number (an area's listed persons)
+
+
+def published_persons(
+    factory: sessionmaker[Session], masked: MaskedIdentifier
+) -> list[dict[str, Any]]:
+    """The open list entries of persons whose number, masked as published, is
+    ``masked``: name, masked number, list, entry date and scheduled exit.
+
+    Only what the lists already publish is found, so a masked number reveals nothing
+    new; several persons can share one (the same area, the same last four).
+    """
+    with transaction(factory) as session:
+        rulebook = queries.rulebook_in_force(session, datetime.now(UTC).date())
+        rows = store.open_person_entries(session, masked.scheme, masked.head, MASKED_SEARCH_LIMIT)
+    found = []
+    for row, list_code, value in rows:
+        if not masked.matches(value):
+            continue
+        listed = rulebook.lists.get(list_code)
+        found.append(
+            {
+                "subject_id": row.subject_id,
+                "name": row.name,
+                "identifier": shown_masked(masked, value),
+                "list": list_code,
+                "title_zh": listed.title_zh if listed else list_code,
+                "title_en": listed.title_en if listed else list_code,
+                "entered_on": row.entered_on.isoformat(),
+                "scheduled_exit": row.scheduled_exit.isoformat(),
+            }
+        )
+    return found
+
+
+def shown_masked(masked: MaskedIdentifier, value: str) -> str:
+    return f"{masked.scheme}:{mask_identifier(Identifier(masked.scheme, value))}"
 
 
 def _check_list(session: Session, code: str) -> None:

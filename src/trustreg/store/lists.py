@@ -14,6 +14,7 @@ from datetime import date
 from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from trustreg.core.vocabulary import PERSON_KINDS
 from trustreg.store.models import Assessment, Identifier, ListEntry, Record, Subject
 
 EntryKey = tuple[date, int]
@@ -105,6 +106,42 @@ def open_entries(
     return [
         EntryRow(row[0], row[1], row[2], row[3], row[4], row[5], _ids(row[6]))
         for row in session.execute(query)
+    ]
+
+
+def open_person_entries(
+    session: Session, scheme: str, head: str, limit: int
+) -> list[tuple[EntryRow, str, str]]:
+    """Open list entries of persons whose ``scheme`` identifier starts with ``head``:
+    (entry, list code, identifier value), at most ``limit``, newest first."""
+    query = (
+        select(
+            ListEntry.id,
+            ListEntry.subject_id,
+            Subject.kind,
+            Subject.display_name,
+            ListEntry.entered_on,
+            ListEntry.scheduled_exit,
+            ListEntry.record_ids,
+            ListEntry.list_code,
+            Identifier.value,
+        )
+        .join(Subject, Subject.id == ListEntry.subject_id)
+        .join(Identifier, Identifier.subject_id == ListEntry.subject_id)
+        .where(
+            ListEntry.ended_on.is_(None),
+            Subject.kind.in_(PERSON_KINDS),
+            Identifier.scheme == scheme,
+            # A range rather than LIKE: it uses the (scheme, value) index on both engines.
+            Identifier.value >= head,
+            Identifier.value < head + "\uffff",
+        )
+        .order_by(ListEntry.entered_on.desc(), ListEntry.id.desc())
+        .limit(limit)
+    )
+    return [
+        (EntryRow(r[0], r[1], r[2], r[3], r[4], r[5], _ids(r[6])), r[7], r[8])
+        for r in session.execute(query)
     ]
 
 

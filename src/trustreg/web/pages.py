@@ -8,8 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from trustreg.core.identifiers import parse_masked
 from trustreg.errors import NotFound, ValidationError
-from trustreg.services import certificates, registry, screening, subjects
+from trustreg.services import certificates, lists, registry, screening, subjects
 from trustreg.services.screening import RegistryIndex
 from trustreg.services.stats import recent_list_changes, registry_counts
 from trustreg.web.deps import Sessions, render
@@ -28,9 +29,14 @@ def home(request: Request, factory: Sessions) -> Response:
 def search(
     request: Request, factory: Sessions, q: Annotated[str, Query(max_length=200)] = ""
 ) -> Response:
-    """An identifier opens its subject; anything else is a name, answered with the
-    candidates of a counterparty check (organisations: persons need a purpose)."""
+    """An identifier opens its subject; a person's number masked as the lists publish
+    it finds those list entries; anything else is a name, answered with the candidates
+    of a counterparty check (organisations: persons need a purpose)."""
     text = " ".join(q.split())
+    masked = parse_masked(text)
+    if masked is not None:
+        entries = lists.published_persons(factory, masked)
+        return render(request, "published_persons.html", {"query": text, "entries": entries})
     if ":" in text or USCC_LIKE.fullmatch(text):
         identifier = text if ":" in text else f"uscc:{text}"
         try:
