@@ -263,13 +263,24 @@ def summarise(report: Report, label: str, result: dict[str, Any], seconds: float
     return p99_all
 
 
+def tree_cpu(server: psutil.Process) -> float:
+    """CPU seconds of the server and its workers (the parent itself only waits)."""
+    total = 0.0
+    for process in (server, *server.children(recursive=True)):
+        try:
+            total += sum(process.cpu_times()[:2])
+        except psutil.Error:
+            continue  # a worker that just ended
+    return total
+
+
 def phase(
     report: Report, args: argparse.Namespace, url: str, plan: Path, server: psutil.Process,
     rate: float, label: str,
 ) -> tuple[float, float, int]:  # fmt: skip
-    cpu_before = sum(server.cpu_times()[:2])
+    cpu_before = tree_cpu(server)
     result, command = run_phase(args, url, plan, rate, args.seconds, label)
-    server_cpu = sum(server.cpu_times()[:2]) - cpu_before  # includes the generator's start
+    server_cpu = tree_cpu(server) - cpu_before  # includes the generator's start
     total = result["wall"]
     report.commands.append(shlex.join(command))
     samples = result["samples"]

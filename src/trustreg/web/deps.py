@@ -12,12 +12,14 @@ from trustreg.config import Settings
 from trustreg.web import i18n
 
 
-def sessions(request: Request) -> sessionmaker[Session]:
+# ``async`` though they do not wait: FastAPI runs a plain ``def`` dependency in a
+# worker thread, and that hop would cost every request more than the look-up itself.
+async def sessions(request: Request) -> sessionmaker[Session]:
     factory: sessionmaker[Session] = request.app.state.sessions
     return factory
 
 
-def settings(request: Request) -> Settings:
+async def settings(request: Request) -> Settings:
     value: Settings = request.app.state.settings
     return value
 
