@@ -35,8 +35,10 @@ def date_value(data: Mapping[str, Any], key: str, where: str) -> date:
     raise RulebookError(where, f"'{key}' must be a date (YYYY-MM-DD)")
 
 
-def days(data: Mapping[str, Any], key: str, where: str, minimum: int) -> int:
-    value = data.get(key)
+def days(
+    data: Mapping[str, Any], key: str, where: str, minimum: int, default: int | None = None
+) -> int:
+    value = data.get(key, default)
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise RulebookError(where, f"'{key}' must be a whole number of days ≥ {minimum}")
     return value

@@ -55,6 +55,8 @@ class RecordType:
     retention_days: int = 180
     # Whether records of this type about persons are shown to the public (masked).
     persons_public: bool = False
+    # Days the registry has to answer a dispute of a record of this type.
+    dispute_days: int = 30
 
     @property
     def explanation_label(self) -> str:
@@ -246,6 +248,7 @@ def _record_type(
         repair_after_days=rf.optional_int(entry, "repair_after_days", where),
         retention_days=rf.whole(entry, "retention_days", where, default=180),
         persons_public=rf.flag(entry, "persons_public", where, default=False),
+        dispute_days=rf.days(entry, "dispute_days", where, minimum=1, default=30),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -12,7 +12,7 @@ from trustreg.core.identifiers import Identifier, mask_identifier, parse_identif
 from trustreg.core.rulebook import RecordType
 from trustreg.core.vocabulary import PERSON_KINDS
 from trustreg.errors import NotFound
-from trustreg.services import assessments
+from trustreg.services import assessments, disputes
 from trustreg.store import queries
 from trustreg.store.db import transaction
 from trustreg.store.models import Record, RecordStatusChange, Subject
@@ -52,7 +52,8 @@ def find_record(factory: sessionmaker[Session], record_id: int) -> dict[str, Any
             for i in sorted(subject.identifiers, key=lambda i: i.scheme)
         ]
         types = queries.record_types(session)
-        view = _record_view(record, authority, history, types.get(record.record_type))
+        disputed = disputes.open_disputes(session, [record.id])
+        view = _record_view(record, authority, history, types.get(record.record_type), disputed)
         view["subject"] = {
             "id": subject.id,
             "kind": subject.kind,
@@ -79,9 +80,11 @@ def subject_view(session: Session, subject: Subject, masked: bool) -> dict[str, 
     for membership in assessment["lists"]:
         listed = rulebook.lists[membership["list"]]
         membership["title_zh"], membership["title_en"] = listed.title_zh, listed.title_en
+    rows = queries.subject_records(session, subject.id)
+    disputed = disputes.open_disputes(session, [record.id for record, _, _ in rows])
     records = [
-        _record_view(record, authority, history, types.get(record.record_type))
-        for record, authority, history in queries.subject_records(session, subject.id)
+        _record_view(record, authority, history, types.get(record.record_type), disputed)
+        for record, authority, history in rows
     ]
     return {
         "id": subject.id,
@@ -107,8 +110,13 @@ def subject_view(session: Session, subject: Subject, masked: bool) -> dict[str, 
 
 
 def _record_view(
-    record: Record, authority: str, history: list[RecordStatusChange], rule: RecordType | None
+    record: Record,
+    authority: str,
+    history: list[RecordStatusChange],
+    rule: RecordType | None,
+    disputed: dict[int, dict[str, Any]],
 ) -> dict[str, Any]:
+    publicity_ends = record.effective_from + timedelta(days=rule.publicity_days) if rule else None
     return {
         "id": record.id,
         "authority": authority,
@@ -123,6 +131,11 @@ def _record_view(
         "currency": record.currency,
         "status": record.status,
         "summary": record.summary,
+        # Published until this day at the latest (earlier if satisfied, for the types
+        # published only while unsatisfied); then kept for retention_days, unpublished.
+        "publicity_ends": publicity_ends.isoformat() if publicity_ends else None,
+        "public_until_satisfied": rule.public_until_satisfied if rule else False,
+        "dispute": disputed.get(record.id),
         "provenance": {
             "batch": record.batch_id,
             "source_file": record.source_file,

@@ -316,3 +316,26 @@ class Certificate(Base):
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     content: Mapped[str] = mapped_column(Text)
     signature: Mapped[str] = mapped_column(String(128))  # Ed25519, hex
+
+
+class Dispute(Base):
+    """A subject's challenge of a record: grounds, who filed it and how to answer them,
+    and the day by which the registry owes an answer (the record type's dispute_days).
+
+    Who filed and the contact are personal data: never published, never in the audit
+    log; the public sees only that the record is disputed and until when.
+    """
+
+    __tablename__ = "disputes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id"), index=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"), index=True)
+    filed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    filed_by: Mapped[str] = mapped_column(String(200))
+    relation: Mapped[str] = mapped_column(String(32))  # subject, representative
+    contact: Mapped[str] = mapped_column(String(200))
+    grounds: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # received, then the reviewer's steps
+    answer_due: Mapped[date] = mapped_column(Date)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str | None] = mapped_column(Text)

@@ -24,6 +24,7 @@ from trustreg.web import (
     pages,
     portal_pages,
     problems,
+    record_pages,
 )
 from trustreg.web.certificate_routes import router as certificate_router
 
@@ -67,5 +68,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(api_docs.router)
     app.include_router(certificate_router)  # before pages: it signs the certificate
     app.include_router(portal_pages.router)
+    app.include_router(record_pages.router)
     app.include_router(pages.router)
     return app
