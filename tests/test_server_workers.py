@@ -1,0 +1,101 @@
+"""``trustreg serve --workers 2``: a warm parent forks two workers that share the
+screening index, restarts one that dies, and stops them all on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests.feeds import TRUSTREG, cli_env, run_cli, run_import, subject_row, write_subjects
+from tests.pgserver import free_port
+from trustreg.config import Settings
+from trustreg.services import registry
+from trustreg.store.db import make_engine
+
+FIRM = "河南创瑞医药有限公司"
+
+
+def workers_of(parent: psutil.Process, count: int, timeout: float = 30) -> list[psutil.Process]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        children = parent.children()
+        if len(children) == count:
+            return children
+        time.sleep(0.1)
+    raise AssertionError(f"{len(parent.children())} workers, not {count}")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    assert run_cli(tmp_path, "init").returncode == 0
+    settings = Settings(database_url=cli_env(tmp_path)["TRUSTREG_DATABASE_URL"])
+    factory = registry.initialise(make_engine(settings.sqlalchemy_url), settings.rulebook)
+    rows = [subject_row(1, name=FIRM, region="河南省"), subject_row(2)]
+    run_import(factory, "subjects", write_subjects(tmp_path / "s.csv", rows))
+    port = free_port()
+    command = [str(TRUSTREG), "serve", "--port", str(port), "--workers", "2"]
+    with (tmp_path / "server.log").open("wb") as log:  # the child keeps its own copy
+        process = subprocess.Popen(
+            command, cwd=tmp_path, env=cli_env(tmp_path), stdout=log, stderr=log
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/api/v1/subjects/1", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        raise AssertionError((tmp_path / "server.log").read_text())
+    yield url, process
+    if process.poll() is None:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def test_two_workers_answer_with_the_index_built_before_serving(
+    server: tuple[str, subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    url, process = server
+    assert len(workers_of(psutil.Process(process.pid), 2)) == 2
+    assert "screening index of 2 entries built" in (tmp_path / "server.log").read_text()
+    with httpx.Client(base_url=url) as client:  # one connection: one worker
+        answer = client.get("/api/v1/check", params={"name": "Henan Chuangrui Pharmaceutical"})
+        assert answer.status_code == 200
+        assert answer.json()["candidates"][0]["name"] == FIRM
+    for _ in range(10):  # new connections, spread over the workers by the kernel
+        assert httpx.get(f"{url}/api/v1/subjects/2").status_code == 200
+
+
+def test_a_dead_worker_is_replaced_and_sigterm_stops_everything(
+    server: tuple[str, subprocess.Popen[bytes]],
+) -> None:
+    url, process = server
+    parent = psutil.Process(process.pid)
+    first, second = workers_of(parent, 2)
+    os.kill(first.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        pids = {p.pid for p in parent.children()}
+        if len(pids) == 2 and first.pid not in pids:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the killed worker was not replaced")
+    assert second.pid in pids
+    assert httpx.get(f"{url}/api/v1/subjects/1").status_code == 200
+    children = parent.children()
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+    _gone, alive = psutil.wait_procs(children, timeout=10)
+    assert alive == []
