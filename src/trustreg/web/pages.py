@@ -73,8 +73,16 @@ def subject_page(request: Request, subject_id: int, factory: Sessions) -> Respon
 
 @router.get("/rulebook", response_class=HTMLResponse)
 def rulebook_page(request: Request, factory: Sessions) -> Response:
-    """The rulebook in force today, in plain words."""
-    return render(request, "rulebook.html", {"rb": registry.rulebook_in_force(factory)})
+    """The rulebook in force today, in plain words, and the history of its versions with
+    what each changed."""
+    # Imported here, not at the top, so the module's shared import block stays as it is.
+    from trustreg.services import rulebook_views
+
+    context = {
+        "rb": registry.rulebook_in_force(factory),
+        "history": rulebook_views.history(factory),
+    }
+    return render(request, "rulebook.html", context)
 
 
 def with_list_titles(view: dict[str, Any]) -> list[dict[str, Any]]:
