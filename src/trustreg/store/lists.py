@@ -58,10 +58,9 @@ def open_counts(session: Session) -> dict[str, int]:
     return {row[0]: row[1] for row in rows}
 
 
-def _entries_query(
-    where: EntryFilter,
-) -> Select[int, int, str, str, date, date, list[int]]:
-    query = (
+def _open_entries_columns() -> Select[int, int, str, str, date, date, list[int]]:
+    """The columns of an ``EntryRow``, for open entries."""
+    return (
         select(
             ListEntry.id,
             ListEntry.subject_id,
@@ -72,8 +71,14 @@ def _entries_query(
             ListEntry.record_ids,
         )
         .join(Subject, Subject.id == ListEntry.subject_id)
-        .where(ListEntry.list_code == where.list_code, ListEntry.ended_on.is_(None))
+        .where(ListEntry.ended_on.is_(None))
     )
+
+
+def _entries_query(
+    where: EntryFilter,
+) -> Select[int, int, str, str, date, date, list[int]]:
+    query = _open_entries_columns().where(ListEntry.list_code == where.list_code)
     if where.region is not None:
         query = query.where(Subject.region == where.region)
     if where.entered_from is not None:
@@ -115,21 +120,10 @@ def open_person_entries(
     """Open list entries of persons whose ``scheme`` identifier starts with ``head``:
     (entry, list code, identifier value), at most ``limit``, newest first."""
     query = (
-        select(
-            ListEntry.id,
-            ListEntry.subject_id,
-            Subject.kind,
-            Subject.display_name,
-            ListEntry.entered_on,
-            ListEntry.scheduled_exit,
-            ListEntry.record_ids,
-            ListEntry.list_code,
-            Identifier.value,
-        )
-        .join(Subject, Subject.id == ListEntry.subject_id)
+        _open_entries_columns()
+        .add_columns(ListEntry.list_code, Identifier.value)
         .join(Identifier, Identifier.subject_id == ListEntry.subject_id)
         .where(
-            ListEntry.ended_on.is_(None),
             Subject.kind.in_(PERSON_KINDS),
             Identifier.scheme == scheme,
             # A range rather than LIKE: it uses the (scheme, value) index on both engines.
