@@ -8,6 +8,7 @@ and PostgreSQL.
 
 from __future__ import annotations
 
+import html
 import re
 import zlib
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from trustreg.core.identifiers import make_ric
 from trustreg.services import certificates, registry
 from trustreg.store.db import transaction
 from trustreg.store.models import Certificate
+from trustreg.web import certificate_routes, i18n
 from trustreg.web.app import create_app
 
 REFERENCE = "(2026)京01执1号"
@@ -162,6 +164,10 @@ def test_altered_content_fails_verification(client: TestClient, defaulter: int) 
     page = client.get(f"/verify/{code}")
     assert page.status_code == 200
     assert "Not authentic." in page.text
+    chinese = client.get(f"/verify/{code}", params={"lang": "zh"})
+    assert "真伪验证未通过。" in chinese.text
+    assert "签名无法用本登记机构的公钥验证" in chinese.text
+    assert "Not authentic" not in chinese.text
 
 
 def test_a_satisfied_judgment_means_the_certificate_no_longer_holds(
@@ -230,9 +236,146 @@ def test_standing_changes_are_worded() -> None:
         "lists": [{"list": "x", "entered_on": "2026-01-01", "scheduled_exit": "2026-06-01"}],
         "consequences": [{"code": "c", "title_zh": "措施", "title_en": "Measure"}],
     }
-    assert certificates.standing_changes(then, now) == [
+    changes = certificates.standing_changes(then, now)
+    assert [str(change) for change in changes] == [
         "grade changed from B to A",
         "list x: scheduled exit changed from 2027-01-01 to 2026-06-01",
         "consequence c (措施 Measure) now in force",
     ]
+    chinese = i18n.translations("zh")
+    assert [chinese.gettext(c.message) % c.fields for c in changes] == [
+        "信用等级由 B 变为 A",
+        "名单 x：预定移出日期由 2027-01-01 变为 2026-06-01",
+        "措施 c (措施 Measure) 现已生效",
+    ]
     assert certificates.standing_changes(then, then) == []
+
+
+def test_every_change_and_the_attachment_are_worded_in_chinese() -> None:
+    """Words made in Python are not in the templates, so test_i18n does not see them."""
+    chinese = i18n.translations("zh")
+    for message in (*certificates.CHANGE_MESSAGES, certificate_routes.ATTACHMENT_DESCRIPTION):
+        worded = chinese.gettext(message)
+        assert worded != message, f"no Chinese for {message!r}"
+        assert re.search(r"[\u4e00-\u9fff]", worded), worded
+        assert sorted(re.findall(r"%\(\w+\)s", worded)) == sorted(
+            re.findall(r"%\(\w+\)s", message)
+        ), f"the fields of {message!r} differ in Chinese"
+
+
+# (English, Chinese) wording of the certificate page; each language shows one only.
+CERTIFICATE_WORDS = [
+    ("<title>Credit report certificate ·", "<title>信用报告 ·"),
+    ("<h1>Credit report certificate</h1>", "<h1>信用报告</h1>"),
+    ("Issued by the Trust Registry from the records", "由信用登记根据其登记的已决定事实出具。"),
+    ("<th>Kind</th><td>Legal entity", "<th>类别</th><td>法人"),
+    ("<th>Identifiers</th>", "<th>标识码</th>"),
+    ("<th>Issued</th>", "<th>出具时间</th>"),
+    ("900 points, as of", "900 分，截至"),
+    ("under rulebook version 2026.2", "依据规则版本 2026.2"),
+    ("<th>Published records</th>", "<th>公示中的记录</th>"),
+    ("</span> record published today", "</span> 条记录今日处于公示期内"),
+    ("<h2>List memberships</h2>", "<h2>列入名单情况</h2>"),
+    ("<th>Scheduled exit</th>", "<th>预定移出日期</th>"),
+    ("Consequences in force", "约束与激励措施"),
+    ("Verification code:", "验证码："),
+    ("Check this certificate at:", "验证本报告的网址："),
+    ("Signed by the registry with Ed25519", "由本登记机构以 Ed25519 签名"),
+    ("The public key:", "公钥："),
+    ("Download as PDF", "下载 PDF 版本"),
+    ("a new certificate, with its own code", "将出具一份新的报告，附有新的验证码"),
+    ("This certificate states the subject's standing", "本报告陈述主体在出具时刻"),
+    ("Use your browser's Print command", "可使用浏览器的“打印”功能"),
+]
+
+
+def test_the_certificate_page_in_chinese_and_in_english(client: TestClient, defaulter: int) -> None:
+    chinese = client.get(f"/subjects/{defaulter}/certificate", params={"lang": "zh"})
+    english = client.get(f"/subjects/{defaulter}/certificate", params={"lang": "en"})
+    assert '<html lang="zh-CN">' in chinese.text
+    assert '<html lang="en">' in english.text
+    for en, zh in CERTIFICATE_WORDS:
+        assert zh in chinese.text, zh
+        assert en not in chinese.text, en
+        assert en in english.text, en
+        assert zh not in english.text, zh
+    # Every label of the Chinese certificate is Chinese.
+    labels = re.findall(r"<th>([^<]*)</th>", chinese.text)
+    assert labels
+    assert [label for label in labels if re.search("[A-Za-z]", label)] == []
+    # The PDF link asks for the page's language.
+    assert f'href="/subjects/{defaulter}/certificate.pdf?lang=zh"' in chinese.text
+
+
+def test_the_verify_page_in_chinese_and_in_english(
+    client: TestClient, court_token: str, defaulter: int
+) -> None:
+    code = issued_code(client.get(f"/subjects/{defaulter}/certificate").text)
+    holds = client.get(f"/verify/{code}", params={"lang": "zh"}).text
+    for zh in (
+        f"<title>验证信用报告 {code} · 信用登记</title>",
+        f"<h1>信用报告 {code}</h1>",
+        "真实，且所载信用状况仍然成立。",
+        "该主体的信用等级、名单列入情况及生效的措施与",
+        "验证时间：",
+        "<h2>报告所载内容</h2>",
+        "900 分，截至",
+        "失信被执行人名单 (List of dishonest judgment defaulters)，",
+        "禁止：",
+        "限制：",
+        "签名：",
+        "Ed25519 公钥：",
+        "已签名内容：",
+    ):
+        assert zh in holds, zh
+    for en in ("Authentic", "Certificate ", "Checked ", "What the certificate said", "points"):
+        assert en not in holds, en
+    assert [h for h in re.findall(r"<th>([^<]*)</th>", holds) if re.search("[A-Za-z]", h)] == []
+    submit(client, court_token, [record(REFERENCE, status="satisfied")])
+    gone = client.get(f"/verify/{code}", params={"lang": "zh"}).text
+    assert "真实，但所载信用状况已不再成立。" in gone
+    assert "出具后发生的变化：" in gone
+    changes = re.findall(r"<li>([^<]*)</li>", gone.split('<ul class="changes">', 1)[1])
+    assert (
+        "已移出名单 dishonest_defaulters (失信被执行人名单 List of dishonest judgment defaulters)"
+        in [html.unescape(change) for change in changes]
+    )
+    assert "信用等级由 B 变为 A" in changes
+    ended = [c for c in changes if c.startswith("措施 ")]
+    assert len(ended) == 2, changes
+    assert all(c.endswith(" 已不再生效") for c in ended), changes
+    for en in ("no longer", "in force", "changed from"):
+        assert en not in gone, en
+    english = client.get(f"/verify/{code}", params={"lang": "en"}).text
+    assert "Authentic, but no longer holds." in english
+    assert "no longer on list dishonest_defaulters" in english
+    assert "已移出名单" not in english
+    assert "出具后发生的变化" not in english
+    # The API answers in English whatever the language asked for.
+    api = client.get(f"/api/v1/certificates/{code}", params={"lang": "zh"}).json()
+    assert all(isinstance(change, str) for change in api["changes"])
+    assert any(change.startswith("no longer on list") for change in api["changes"])
+
+
+def pdf_string(text: str) -> bytes:
+    """How WeasyPrint writes a non-ASCII string into the PDF's metadata (UTF-16, hex)."""
+    return b"<feff" + text.encode("utf-16-be").hex().encode() + b">"
+
+
+def test_the_pdf_follows_the_language_asked_for(client: TestClient, defaulter: int) -> None:
+    response = client.get(f"/subjects/{defaulter}/certificate.pdf", params={"lang": "zh"})
+    assert response.status_code == 200, response.text
+    text = pdf_text(response.content)
+    found = re.search(rb"http://testserver/verify/([A-Z2-7]{12})", text)
+    assert found is not None
+    code = found.group(1).decode()
+    assert b"/Title " + pdf_string(f"信用报告 {code}") in text
+    assert b"/Keywords " + pdf_string(f"验证码 {code}") in text
+    assert pdf_string("列入名单情况") in text  # a heading, in the PDF's outline
+    assert pdf_string("已签名内容") in text  # the attachment's description
+    assert b"Credit report certificate" not in text
+    english = pdf_text(
+        client.get(f"/subjects/{defaulter}/certificate.pdf", params={"lang": "en"}).content
+    )
+    assert b"(List memberships)" in english
+    assert b"(signed content)" in english

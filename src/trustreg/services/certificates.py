@@ -8,7 +8,7 @@ entities. Look-ups at a person are for signed-in checkers with a declared purpos
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,12 +27,29 @@ from trustreg.store.models import Certificate
 CERTIFICATE_KINDS = tuple(kind for kind in SUBJECT_KINDS if kind not in PERSON_KINDS)
 # Names the form of the signed content, so a later form can be told apart.
 CONTENT_FORMAT = "trustreg-certificate/1"
-# How a change is worded: the entry, the entry gone, the entry new.
-LIST_WORDS = ("list {}", "no longer on list {}", "now on list {}")
-CONSEQUENCE_WORDS = (
-    "consequence {}",
-    "consequence {} no longer in force",
-    "consequence {} now in force",
+# How a change is worded: English with %(name)s fields, and also the gettext message id
+# the portal translates (web/locales; a test checks each has a Chinese translation).
+SUBJECT_GONE = "the subject is no longer in the registry"
+UNREADABLE = "content unreadable"
+GRADE_CHANGED = "grade changed from %(before)s to %(after)s"
+# A list or consequence: gone, new, and each compared date changed.
+LIST_WORDS = {
+    "gone": "no longer on list %(entry)s",
+    "new": "now on list %(entry)s",
+    "entered_on": "list %(entry)s: entered on changed from %(before)s to %(after)s",
+    "scheduled_exit": "list %(entry)s: scheduled exit changed from %(before)s to %(after)s",
+}
+CONSEQUENCE_WORDS = {
+    "gone": "consequence %(entry)s no longer in force",
+    "new": "consequence %(entry)s now in force",
+    "ends_on": "consequence %(entry)s: ends on changed from %(before)s to %(after)s",
+}
+CHANGE_MESSAGES = (
+    SUBJECT_GONE,
+    UNREADABLE,
+    GRADE_CHANGED,
+    *LIST_WORDS.values(),
+    *CONSEQUENCE_WORDS.values(),
 )
 
 
@@ -67,6 +84,22 @@ def published_records(view: dict[str, Any]) -> int:
     within their publicity period (each has one line in the explanation)."""
     lines = view["assessment"]["explanation"]
     return len({line["record"] for line in lines if line["record"] is not None})
+
+
+@dataclass(frozen=True)
+class Change:
+    """One way the standing now differs from what a certificate stated.
+
+    ``message`` is one of :data:`CHANGE_MESSAGES`: English with ``%(name)s`` fields, and
+    the gettext message id the portal words it by in another language; ``str()`` gives
+    the English wording.
+    """
+
+    message: str
+    fields: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.message % self.fields
 
 
 @dataclass(frozen=True)
@@ -156,7 +189,8 @@ def verify(
 ) -> dict[str, Any]:
     """What the certificate ``code`` said, whether its signature verifies with
     ``public_key``, and whether it still holds: the subject's grade, lists and
-    consequences recomputed now and compared. NotFound for an unknown code."""
+    consequences recomputed now and compared, each difference a :class:`Change` in
+    ``changes``. NotFound for an unknown code."""
     checked_at = datetime.now(UTC).replace(microsecond=0)
     with transaction(factory) as session:
         row = store_certificates.certificate_by_code(session, code.strip().upper())
@@ -167,7 +201,7 @@ def verify(
         now = None if subject is None else standing(subject_view(session, subject, masked=True))
     content = _parsed(payload)
     authentic = signing.verifies(public_key, payload, signature)
-    changes = standing_changes(content, now) if content is not None else ["content unreadable"]
+    changes = standing_changes(content, now) if content is not None else [Change(UNREADABLE)]
     return {
         "code": row.code,
         "checked_at": checked_at.isoformat(),
@@ -188,14 +222,16 @@ def _parsed(payload: str) -> dict[str, Any] | None:
     return content if isinstance(content, dict) else None
 
 
-def standing_changes(then: dict[str, Any], now: dict[str, Any] | None) -> list[str]:
-    """What changed between a certificate's standing and the standing now, in words;
-    empty when the certificate still holds."""
+def standing_changes(then: dict[str, Any], now: dict[str, Any] | None) -> list[Change]:
+    """What changed between a certificate's standing and the standing now; empty when
+    the certificate still holds."""
     if now is None:
-        return ["the subject is no longer in the registry"]
+        return [Change(SUBJECT_GONE)]
     changes = []
     if then.get("grade") != now["grade"]:
-        changes.append(f"grade changed from {then.get('grade')} to {now['grade']}")
+        changes.append(
+            Change(GRADE_CHANGED, {"before": f"{then.get('grade')}", "after": f"{now['grade']}"})
+        )
     changes += _entries_changed(
         LIST_WORDS, then.get("lists", []), now["lists"], "list", ("entered_on", "scheduled_exit")
     )
@@ -206,26 +242,30 @@ def standing_changes(then: dict[str, Any], now: dict[str, Any] | None) -> list[s
 
 
 def _entries_changed(
-    words: tuple[str, str, str],
+    words: dict[str, str],
     then: list[dict[str, Any]],
     now: list[dict[str, Any]],
     key: str,
     dates: tuple[str, ...],
-) -> list[str]:
+) -> list[Change]:
     before = {entry[key]: entry for entry in then}
     after = {entry[key]: entry for entry in now}
     changes = []
     for code, entry in before.items():
+        named = {"entry": _named(code, entry)}
         if code not in after:
-            changes.append(words[1].format(_named(code, entry)))
+            changes.append(Change(words["gone"], named))
             continue
-        for field in dates:
-            if entry.get(field) != after[code].get(field):
-                changes.append(
-                    f"{words[0].format(_named(code, entry))}: {field.replace('_', ' ')} "
-                    f"changed from {entry.get(field)} to {after[code].get(field)}"
-                )
-    changes += [words[2].format(_named(c, e)) for c, e in after.items() if c not in before]
+        for date_field in dates:
+            if entry.get(date_field) != after[code].get(date_field):
+                moved = {
+                    "before": f"{entry.get(date_field)}",
+                    "after": f"{after[code].get(date_field)}",
+                }
+                changes.append(Change(words[date_field], named | moved))
+    changes += [
+        Change(words["new"], {"entry": _named(c, e)}) for c, e in after.items() if c not in before
+    ]
     return changes
 
 

@@ -4,7 +4,8 @@ Every request for a certificate (page or PDF) issues a new one: its content is s
 with the deployment's Ed25519 key (``core/signing.py``) and stored under a short
 verification code; its QR code leads to ``/verify/CODE``, which says what the
 certificate stated, whether the signature verifies and whether the standing it
-stated still holds.
+stated still holds. The pages and the PDF are in the request's language (``web.i18n``),
+the changes that make a certificate no longer hold included; the API answers in English.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from trustreg.web.pages import with_list_titles
 
 router = APIRouter()
 SIGNATURE_SHOWN = 16  # hex characters of the signature printed on the certificate
+# How a PDF viewer describes the attached signed content (a gettext message id).
+ATTACHMENT_DESCRIPTION = "signed content"
 
 
 @router.get(
@@ -52,14 +55,20 @@ def certificate_pdf(
 ) -> Response:
     """The signed certificate of a legal entity or organisation, as a PDF."""
     issued: Issued = certificates.issue(factory, subject_id, settings.secret_key)["issued"]
-    context = {"c": issued.content, **_seal(request, issued, inline_svg=False)}
-    environment = i18n.templates(i18n.language_of(request)).env
-    page = environment.get_template("certificate_pdf.html").render(context)
+    language = i18n.language_of(request)
+    context = {
+        "c": issued.content,
+        "html_lang": "zh-CN" if language == "zh" else "en",
+        **_seal(request, issued, inline_svg=False),
+    }
+    page = i18n.templates(language).env.get_template("certificate_pdf.html").render(context)
     # Imported here: WeasyPrint loads Pango at import, which only the PDF needs.
     import weasyprint  # type: ignore[import-untyped]
 
     attachment = weasyprint.Attachment(
-        string=issued.payload + "\n", name="certificate.json", description="signed content"
+        string=issued.payload + "\n",
+        name="certificate.json",
+        description=i18n.translations(language).gettext(ATTACHMENT_DESCRIPTION),
     )
     pdf: bytes = weasyprint.HTML(string=page).write_pdf(attachments=[attachment])
     filename = f"certificate-{issued.code}.pdf"
@@ -77,7 +86,10 @@ def verify_page(
     """What a certificate said, whether it is authentic and whether it still holds."""
     public_key = signing.signing_key(settings.secret_key).public_key()
     result = certificates.verify(factory, code, public_key)
-    return render(request, "verify.html", {"v": result, "c": result["content"] or {}})
+    translations = i18n.translations(i18n.language_of(request))
+    changes = [translations.gettext(c.message) % c.fields for c in result["changes"]]
+    context = {"v": result, "c": result["content"] or {}, "changes": changes}
+    return render(request, "verify.html", context)
 
 
 @router.get("/api/v1/certificates/public-key")
@@ -105,7 +117,8 @@ def certificate_api(code: str, factory: Sessions, settings: CurrentSettings) -> 
     same now, and ``changes`` lists what differs. 404 for an unknown code.
     """
     public_key = signing.signing_key(settings.secret_key).public_key()
-    return certificates.verify(factory, code, public_key)
+    result = certificates.verify(factory, code, public_key)
+    return result | {"changes": [str(change) for change in result["changes"]]}
 
 
 def _seal(request: Request, issued: Issued, inline_svg: bool) -> dict[str, Any]:
