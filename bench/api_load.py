@@ -36,12 +36,13 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
 import numpy as np
 import psutil
 
@@ -205,10 +206,13 @@ def wait_ready(url: str, server: subprocess.Popen[bytes], timeout: float = 300.0
         if server.poll() is not None:
             sys.exit(f"the server exited {server.returncode}; see server.log")
         try:
-            if httpx.get(f"{url}/api/v1/subjects/1", timeout=5).status_code < 500:
+            with urllib.request.urlopen(f"{url}/api/v1/subjects/1", timeout=5):
                 return time.perf_counter() - started
-        except httpx.HTTPError:
-            pass
+        except urllib.error.HTTPError as error:
+            if error.code < 500:
+                return time.perf_counter() - started
+        except OSError:
+            pass  # not listening yet
         time.sleep(0.2)
     sys.exit("the server did not answer in time")
 
@@ -216,8 +220,11 @@ def wait_ready(url: str, server: subprocess.Popen[bytes], timeout: float = 300.0
 def warm_check(url: str, plan: Path) -> tuple[float, int]:
     name = json.loads(plan.read_text(encoding="utf-8"))["names"][0]
     started = time.perf_counter()
-    answer = httpx.get(f"{url}/api/v1/check", params={"name": name}, timeout=900)
-    return time.perf_counter() - started, answer.status_code
+    with urllib.request.urlopen(
+        f"{url}/api/v1/check?{urlencode({'name': name})}", timeout=900
+    ) as answer:
+        status = answer.status
+    return time.perf_counter() - started, status
 
 
 # --- running a phase and reporting it ---------------------------------------------
