@@ -1,7 +1,7 @@
 """Running the app with uvicorn: one process, or several forked from a warm parent.
 
 With ``workers`` > 1 the parent builds the app and (with ``warm``) the screening index,
-binds the socket, and forks the workers, which all accept on that socket. The index
+binds one socket per worker on the port (SO_REUSEPORT), and forks the workers. The index
 (numpy arrays and one bytes object, hundreds of megabytes at a million subjects) is
 then built once and shared copy-on-write, instead of once per worker as uvicorn's own
 ``--workers`` (which starts fresh interpreters) would do. The parent starts no thread
@@ -41,7 +41,7 @@ def run(settings: Settings, host: str, port: int, workers: int = 1, warm: bool =
     if workers <= 1:
         uvicorn.Server(config).run()
         return
-    _supervise(app, config, config.bind_socket(), workers)
+    _supervise(app, config, [_listening_socket(host, port) for _ in range(workers)])
 
 
 def _warm(app: FastAPI, settings: Settings) -> None:
@@ -56,7 +56,22 @@ def _warm(app: FastAPI, settings: Settings) -> None:
     )
 
 
-def _supervise(app: FastAPI, config: uvicorn.Config, sock: socket.socket, workers: int) -> None:
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """One worker's own listening socket on the shared port (SO_REUSEPORT): the kernel
+    spreads new connections evenly over the workers' sockets. With one shared socket
+    the worker that wakes first accepts a whole burst of connections, and one core
+    ends up serving most of them while the other idles."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _supervise(app: FastAPI, config: uvicorn.Config, sockets: list[socket.socket]) -> None:
     gc.collect()
     gc.freeze()  # the warm objects stay out of the collector: their pages stay shared
     children: dict[int, int] = {}  # pid -> worker number
@@ -70,7 +85,7 @@ def _supervise(app: FastAPI, config: uvicorn.Config, sock: socket.socket, worker
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    for number in range(workers):
+    for number, sock in enumerate(sockets):
         children[_fork(app, config, sock, number)] = number
     while children:
         try:
@@ -88,8 +103,10 @@ def _supervise(app: FastAPI, config: uvicorn.Config, sock: socket.socket, worker
             f"worker {number} (pid {pid}) ended with {status}; starting it again", file=sys.stderr
         )
         time.sleep(RESPAWN_PAUSE)
-        children[_fork(app, config, sock, number)] = number
-    sock.close()
+        # The parent kept the worker's socket open: the new worker takes it over.
+        children[_fork(app, config, sockets[number], number)] = number
+    for sock in sockets:
+        sock.close()
 
 
 def _fork(app: FastAPI, config: uvicorn.Config, sock: socket.socket, number: int) -> int:
