@@ -67,9 +67,11 @@ def issued_code(page: str) -> str:
 def pdf_text(pdf: bytes) -> bytes:
     """The PDF with its compressed streams inflated (object streams hold the metadata)."""
     parts = [pdf]
-    for stream in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S):
+    # Up to "endstream" with the line end kept: a compressed stream may itself end in
+    # a byte that looks like one. decompressobj leaves what follows the data unused.
+    for stream in re.finditer(rb"stream\r?\n(.*?)endstream", pdf, re.S):
         try:
-            parts.append(zlib.decompress(stream.group(1)))
+            parts.append(zlib.decompressobj().decompress(stream.group(1)))
         except zlib.error:
             continue
     return b"\n".join(parts)
