@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from trustreg.core.eligibility import consequence_dict, consequences_in_force
 from trustreg.core.identifiers import Identifier, mask_identifier, parse_identifier
+from trustreg.core.rating import RecordFact, publicity_end
 from trustreg.core.rulebook import RecordType
 from trustreg.core.vocabulary import PERSON_KINDS
 from trustreg.errors import NotFound
@@ -116,7 +117,10 @@ def _record_view(
     rule: RecordType | None,
     disputed: dict[int, dict[str, Any]],
 ) -> dict[str, Any]:
-    publicity_ends = record.effective_from + timedelta(days=rule.publicity_days) if rule else None
+    fact = RecordFact(
+        record.id, record.record_type, record.effective_from, record.status, record.status_since
+    )
+    publicity_ends = publicity_end(fact, rule) if rule else None
     return {
         "id": record.id,
         "authority": authority,
@@ -131,8 +135,9 @@ def _record_view(
         "currency": record.currency,
         "status": record.status,
         "summary": record.summary,
-        # Published until this day at the latest (earlier if satisfied, for the types
-        # published only while unsatisfied); then kept for retention_days, unpublished.
+        # The first day the record is no longer published (the rating's own rule: earlier
+        # once satisfied, for types published only while unsatisfied); then kept for
+        # retention_days, unpublished.
         "publicity_ends": publicity_ends.isoformat() if publicity_ends else None,
         "public_until_satisfied": rule.public_until_satisfied if rule else False,
         "dispute": disputed.get(record.id),

@@ -10,7 +10,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from trustreg.core.identifiers import parse_masked
 from trustreg.errors import NotFound, ValidationError
-from trustreg.services import certificates, lists, registry, screening, subjects
+from trustreg.services import (
+    certificates,
+    lists,
+    registry,
+    rulebook_views,
+    screening,
+    subjects,
+)
 from trustreg.services.screening import RegistryIndex
 from trustreg.services.stats import recent_list_changes, registry_counts
 from trustreg.web.deps import Sessions, render
@@ -75,9 +82,6 @@ def subject_page(request: Request, subject_id: int, factory: Sessions) -> Respon
 def rulebook_page(request: Request, factory: Sessions) -> Response:
     """The rulebook in force today, in plain words, and the history of its versions with
     what each changed."""
-    # Imported here, not at the top, so the module's shared import block stays as it is.
-    from trustreg.services import rulebook_views
-
     context = {
         "rb": registry.rulebook_in_force(factory),
         "history": rulebook_views.history(factory),
