@@ -200,6 +200,9 @@ class Record(Base):
     status: Mapped[str] = mapped_column(String(STATUS_LEN))
     # The day the current status took effect (valid time); effective_from at first.
     status_since: Mapped[date | None] = mapped_column(Date)
+    # The first day the record may be published: arrival + the type's notice period
+    # (None: published from effective_from).
+    published_from: Mapped[date | None] = mapped_column(Date)
     summary: Mapped[str] = mapped_column(Text)
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
     source_file: Mapped[str] = mapped_column(String(500))
@@ -338,4 +341,16 @@ class Dispute(Base):
     status: Mapped[str] = mapped_column(String(16))  # received, then the reviewer's steps
     answer_due: Mapped[date] = mapped_column(Date)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    outcome: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(Text)  # the reviewer's reasons
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    decision: Mapped[str | None] = mapped_column(String(16))  # upheld, corrected, removed
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    # When the source authority was asked to re-verify, and when the record was
+    # suspended from publication because the deadline passed without a decision.
+    reverify_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    suspended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# The access and due-process models live in their own module; importing it here puts
+# them in ``Base.metadata`` wherever the models are used.
+from trustreg.store import models_access as _models_access  # noqa: E402, F401
