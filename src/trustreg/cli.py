@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from trustreg.cli_accounts import accounts_app
 from trustreg.cli_checks import eligibility_command
 from trustreg.cli_common import err, open_registry, out, parse_day
 from trustreg.cli_export import export_command
@@ -39,6 +40,7 @@ app.add_typer(rulebook_app, name="rulebook")
 app.add_typer(authorities_app, name="authorities")
 app.add_typer(import_app, name="import")
 app.add_typer(subjects_app, name="subjects")
+app.add_typer(accounts_app, name="accounts")
 
 
 @app.command()

@@ -16,6 +16,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # The repository's own rulebook folder: used when the package runs from a checkout.
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDER_SECRET = "change-me"
+# Changing the identifier key makes every stored person number unfindable: the
+# identifiers must then be imported again (docs/privacy.md).
+PLACEHOLDER_IDENTIFIER_KEY = "change-me-identifier-key"
 
 
 class Settings(BaseSettings):
@@ -40,6 +43,11 @@ class Settings(BaseSettings):
     secret_key: str = Field(
         PLACEHOLDER_SECRET,
         description="Key for signing sessions and hashing tokens; must be set in production.",
+    )
+    identifier_key: str = Field(
+        PLACEHOLDER_IDENTIFIER_KEY,
+        description="Key of the keyed hash (HMAC-SHA256) under which person identifiers are "
+        "kept; never stored in the database; must be set in production.",
     )
     import_chunk_rows: int = Field(
         2000, ge=1, description="Rows per committed chunk on import: a crash loses at most one."
@@ -69,10 +77,26 @@ class Settings(BaseSettings):
         "(about one per core; more than one warms the screening index before serving).",
     )
 
+    session_hours: int = Field(
+        8, ge=1, le=720, description="Hours a web sign-in lasts before signing in again."
+    )
+    cookie_secure: bool = Field(
+        True,
+        description="Send session cookies over HTTPS only (browsers allow it on localhost too).",
+    )
+
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
         if self.environment == "production" and self.secret_key == PLACEHOLDER_SECRET:
             raise ValueError("TRUSTREG_SECRET_KEY must be set to a real secret in production")
+        if self.environment == "production" and self.identifier_key in (
+            PLACEHOLDER_IDENTIFIER_KEY,
+            self.secret_key,
+        ):
+            raise ValueError(
+                "TRUSTREG_IDENTIFIER_KEY must be set in production, to a secret of its own "
+                "(not TRUSTREG_SECRET_KEY)"
+            )
         return self
 
     @model_validator(mode="after")

@@ -12,10 +12,12 @@ from fastapi.staticfiles import StaticFiles
 from trustreg.config import Settings
 from trustreg.core.matching import Thresholds
 from trustreg.services import screening_jobs
+from trustreg.services.clock import Clock, SystemClock
 from trustreg.services.registry import initialise
 from trustreg.services.screening import RegistryIndex
 from trustreg.store.db import make_engine
 from trustreg.web import (
+    account_pages,
     api,
     api_checks,
     api_docs,
@@ -31,8 +33,12 @@ from trustreg.web.certificate_routes import router as certificate_router
 STATIC = Path(__file__).resolve().parent / "static"
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Wire settings, store, error handlers and routers into one app."""
+def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
+    """Wire settings, store, error handlers and routers into one app.
+
+    ``clock`` tells the time to every workflow with a deadline; tests pass a
+    :class:`~trustreg.services.clock.FixedClock` and move it.
+    """
     engine = make_engine(settings.sqlalchemy_url)
 
     @asynccontextmanager
@@ -52,6 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.clock = clock or SystemClock()
     app.state.resume_jobs = True  # of several forked workers, only the first resumes
     app.state.sessions = initialise(engine, settings.rulebook)
     thresholds = Thresholds(settings.match_threshold, settings.review_threshold)
@@ -67,6 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(api_public.router)
     app.include_router(api_docs.router)
     app.include_router(certificate_router)  # before pages: it signs the certificate
+    app.include_router(account_pages.router)
     app.include_router(portal_pages.router)
     app.include_router(record_pages.router)
     app.include_router(pages.router)

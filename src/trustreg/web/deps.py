@@ -9,7 +9,7 @@ from fastapi import Depends, Request, Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from trustreg.config import Settings
-from trustreg.web import i18n
+from trustreg.web import auth, i18n
 
 
 # ``async`` though they do not wait: FastAPI runs a plain ``def`` dependency in a
@@ -36,6 +36,8 @@ def render(
     language = i18n.language_of(request)
     switch = dict(request.query_params) | {"lang": "en" if language == "zh" else "zh"}
     context = context | {
+        "actor": auth.actor_of(request),
+        "csrf_token": auth.csrf_token(request),
         "lang": language,
         "html_lang": "zh-CN" if language == "zh" else "en",
         "switch_url": f"{request.url.path}?{urlencode(switch)}",
@@ -43,6 +45,7 @@ def render(
     response = i18n.templates(language).TemplateResponse(
         request, template, context, status_code=status_code
     )
+    auth.set_cookies(request, response)
     if request.query_params.get("lang") in i18n.LANGUAGES:
         response.set_cookie(i18n.COOKIE, language, max_age=365 * 86400, samesite="lax")
     return response
