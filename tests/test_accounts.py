@@ -44,9 +44,14 @@ def test_passwords_sessions_and_tokens_are_kept_only_as_hashes(app_client: TestC
         stored = session.scalar(select(Account.password_hash).where(Account.username == "bank"))
         sessions = list(session.scalars(select(WebSession.id)))
         hashes = list(session.scalars(select(ApiToken.token_hash)))
-    assert stored and stored.startswith("$argon2id$") and PASSWORD not in stored
-    assert cookie and cookie not in sessions and len(sessions) == 1
-    assert token not in hashes and len(hashes) == 1
+    assert stored
+    assert stored.startswith("$argon2id$")
+    assert PASSWORD not in stored
+    assert cookie
+    assert cookie not in sessions
+    assert len(sessions) == 1
+    assert token not in hashes
+    assert len(hashes) == 1
 
 
 def test_sign_in_sets_a_secure_http_only_cookie_and_sign_out_ends_it(
@@ -58,12 +63,16 @@ def test_sign_in_sets_a_secure_http_only_cookie_and_sign_out_ends_it(
         "/account/sign-in",
         data={"username": "bank", "password": PASSWORD, "csrf_token": token, "next": "/lists"},
     )
-    assert answer.status_code == 303 and answer.headers["location"] == "/lists"
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/lists"
     cookie = answer.headers["set-cookie"]
     assert "trustreg_session=" in cookie
-    assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=lax" in cookie
+    assert "HttpOnly" in cookie
+    assert "Secure" in cookie
+    assert "SameSite=lax" in cookie
     page = app_client.get("/account")
-    assert page.status_code == 200 and "bank Ltd" in page.text
+    assert page.status_code == 200
+    assert "bank Ltd" in page.text
     app_client.post("/account/sign-out", data={"csrf_token": csrf(app_client, "/account")})
     assert app_client.get("/account").status_code == 303  # back to the sign-in page
 
@@ -117,7 +126,9 @@ def test_tokens_are_scoped_expiring_and_revocable(
     token_id, token = accounts.issue_api_token(factory, "bank", ["read"], clock.now(), days=1)
     with transaction(factory) as session:
         actor = accounts.actor_for_token(session, token, clock.now())
-    assert actor is not None and actor.scopes == frozenset({"read"}) and not actor.may("check")
+    assert actor is not None
+    assert actor.scopes == frozenset({"read"})
+    assert not actor.may("check")
     with transaction(factory) as session, pytest.raises(Unauthorized):
         accounts.actor_for_token(session, token, clock.now() + timedelta(days=1, seconds=1))
     accounts.revoke_api_token(factory, token_id, clock.now(), "test")
@@ -157,10 +168,12 @@ def test_the_account_page_issues_a_token_once_and_revokes_it(app_client: TestCli
         "/account/tokens",
         data={"csrf_token": csrf(app_client, "/account"), "label": "erp", "scope": ["read"]},
     )
-    assert page.status_code == 200 and "trk_" in page.text
+    assert page.status_code == 200
+    assert "trk_" in page.text
     assert "trk_" not in app_client.get("/account").text  # shown only once
     listed = accounts.list_api_tokens(factory_of(app_client), "bank")
-    assert listed[0]["scopes"] == ["read"] and not listed[0]["revoked"]
+    assert listed[0]["scopes"] == ["read"]
+    assert not listed[0]["revoked"]
     token_id = listed[0]["id"]
     app_client.post(
         f"/account/tokens/{token_id}/revoke", data={"csrf_token": csrf(app_client, "/account")}
