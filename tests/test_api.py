@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from stdnum.cn import uscc
 
+from tests.accounts import PASSWORD
 from trustreg.config import Settings
-from trustreg.services import registry
+from trustreg.services import accounts, registry
 from trustreg.web.app import create_app
 
 USCC = "91110000802100433B"
@@ -164,3 +166,27 @@ def test_person_identifiers_are_masked(client: TestClient, settings: Settings) -
     assert ric not in str(subject)
     assert subject["birth_date"] is None
     assert subject["identifiers"][0].startswith("ric:110101")
+
+
+def test_an_authority_account_token_submits_only_its_own_types(
+    client: TestClient, settings: Settings
+) -> None:
+    factory = client.app.state.sessions  # type: ignore[attr-defined]
+    now = datetime.now(UTC)
+    registry.add_authority(factory, "tax-sh", "tax", "上海市税务局")
+    accounts.create_account(factory, "tax-clerk", PASSWORD, "authority", now, authority="tax-sh")
+    accounts.create_account(factory, "bank", PASSWORD, "checker", now)
+    _, clerk = accounts.issue_api_token(factory, "tax-clerk", ["records:write"], now)
+    _, read_only = accounts.issue_api_token(factory, "tax-clerk", ["read"], now)
+    _, checker = accounts.issue_api_token(factory, "bank", [], now)
+    court_type = record("t1", authority="tax-sh")  # a court's record type, from a tax office
+    answer = client.post(
+        "/api/v1/records", json=[court_type], headers={"Authorization": f"Bearer {clerk}"}
+    )
+    body = assert_problem(answer, 422)
+    assert "may not submit 'judgment_defaulter'" in body["errors"][0]["reason"]
+    for token in (read_only, checker):
+        refused = client.post(
+            "/api/v1/records", json=[court_type], headers={"Authorization": f"Bearer {token}"}
+        )
+        assert_problem(refused, 403)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,8 +11,8 @@ from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from trustreg.core.validation import RECORD_COLUMNS
-from trustreg.errors import TrustRegError, Unauthorized
-from trustreg.services import assessments, ingest, registry, screening, subjects
+from trustreg.errors import Forbidden, TrustRegError, Unauthorized
+from trustreg.services import accounts, assessments, ingest, registry, screening, subjects
 from trustreg.services.feed_reader import FeedFormat, FeedRow, RowProblem
 from trustreg.services.ingest_chunk import Rejection
 from trustreg.store.db import transaction
@@ -87,11 +87,18 @@ def get_assessment(
 @router.get("/subjects", response_model=None)
 async def find_subject(
     factory: Sessions,
+    settings: CurrentSettings,
     request: Request,
     identifier: Annotated[str, Query(description="SCHEME:VALUE, e.g. uscc:91110000802100433B")],
 ) -> Response:
-    """Look a subject up by one of its identifiers (with an ``ETag``, as above)."""
-    return etag_response(request, subjects.find_by_identifier(factory, identifier, masked=True))
+    """Look a subject up by one of its identifiers (with an ``ETag``, as above).
+
+    A person's full number finds that person, though the registry keeps it only as a
+    keyed hash; the answer shows it masked."""
+    view = subjects.find_by_identifier(
+        factory, identifier, masked=True, identifier_key=settings.identifier_key
+    )
+    return etag_response(request, view)
 
 
 @router.post("/records", response_model=None)
@@ -118,7 +125,11 @@ def submit_records(
         _rows(records, code),
         Path("api"),
         FeedFormat("json", "utf-8"),
-        ingest.ImportOptions(actor=f"authority:{code}", max_name_chars=settings.max_name_chars),
+        ingest.ImportOptions(
+            identifier_key=settings.identifier_key,
+            actor=f"authority:{code}",
+            max_name_chars=settings.max_name_chars,
+        ),
         rejected.extend,
     )
     counts = {
@@ -151,7 +162,15 @@ def _authority(factory: Sessions, secret_key: str, authorization: str | None) ->
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("an authority's bearer token is required")
     with transaction(factory) as session:
-        return registry.authority_for_token(session, secret_key, token.strip())
+        # An authority account's token (scope records:write) or an authority's own
+        # ingest token; either way the records must be of the authority's types.
+        actor = accounts.actor_for_token(session, token.strip(), datetime.now(UTC))
+        if actor is None:
+            return registry.authority_for_token(session, secret_key, token.strip())
+    accounts.require(actor, "records:write", "submit records")
+    if actor.authority is None:
+        raise Forbidden("only an authority's account submits records")
+    return actor.authority
 
 
 def _rows(
