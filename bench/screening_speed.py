@@ -213,7 +213,12 @@ def time_checks(report: Report, work: Path, queries: list[dict[str, str]], count
     settings = Settings(database_url=env["TRUSTREG_DATABASE_URL"], data_dir=work)
     factory = registry.initialise(make_engine(settings.sqlalchemy_url), settings.rulebook)
     thresholds = Thresholds(settings.match_threshold, settings.review_threshold)
-    index = screening.RegistryIndex(factory, thresholds, workers=settings.screening_workers)
+    index = screening.RegistryIndex(
+        factory,
+        thresholds,
+        workers=settings.screening_workers,
+        identifier_key=settings.identifier_key,
+    )
     print(f"building the index in this process; {load()}")
     started = time.perf_counter()
     index.current()

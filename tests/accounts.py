@@ -66,3 +66,21 @@ def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> Test
     )
     assert answer.status_code == 303, answer.text
     return client
+
+
+def checker_headers(factory: sessionmaker[Session], username: str = "checker1") -> dict[str, str]:
+    """A verified checker's bearer token (made once): what a person's look-up needs."""
+    if username not in {a.username for a in accounts.list_accounts(factory, "checker")}:
+        make_account(factory, username, "checker")
+    _, token = accounts.issue_api_token(factory, username, (), datetime.now(UTC))
+    return {"Authorization": f"Bearer {token}"}
+
+
+def find_person(client: TestClient, ric: str, purpose: str = "contract") -> int:
+    """A person's subject id, looked up as a verified checker with a purpose."""
+    factory = client.app.state.sessions  # type: ignore[attr-defined]
+    params = {"identifier": f"ric:{ric}", "purpose": purpose}
+    found = client.get("/api/v1/subjects", params=params, headers=checker_headers(factory))
+    assert found.status_code == 200, found.text
+    value: int = found.json()["id"]
+    return value

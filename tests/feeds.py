@@ -14,13 +14,14 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from trustreg.config import PLACEHOLDER_IDENTIFIER_KEY
 from trustreg.core.identifiers import Identifier, area_codes, make_ric, make_uscc
 from trustreg.core.validation import RECORD_COLUMNS, SUBJECT_COLUMNS
 from trustreg.services import registry
@@ -38,6 +39,8 @@ AUTHORITIES = (
     (REGULATOR, "market_regulator", "北京市市场监督管理局"),
 )
 TRUSTREG = Path(sys.executable).with_name("trustreg")  # the venv's console script
+# The identifier key of the test settings (and of a CLI run, see ``cli_env``).
+KEY = PLACEHOLDER_IDENTIFIER_KEY
 
 
 def uscc(n: int) -> str:
@@ -96,7 +99,19 @@ def record_row(n: int, subject: int | None = None, **changes: str) -> dict[str, 
         "status": "active",
         "summary": "有履行能力而拒不履行生效法律文书确定的义务。",
     }
-    return {**row, **changes}
+    row = {**row, **changes}
+    return {"notified_on": notice_given(row["decided_on"]), **row}
+
+
+def notice_given(decided_on: str) -> str:
+    """The day the authority told the subject the record would be published: a month
+    before its decision (a prior notice), so that every model record type's notice
+    period has run when the record takes effect and it is listed from that day. Tests
+    of the notice itself set ``notified_on``, or leave it empty (notice from arrival)."""
+    try:
+        return (date.fromisoformat(decided_on) - timedelta(days=30)).isoformat()
+    except ValueError:
+        return decided_on  # a test of a bad decided_on: that field is rejected first
 
 
 def csv_text(columns: Sequence[str], rows: Iterable[Mapping[str, str]]) -> str:
@@ -142,7 +157,7 @@ def add_authorities(factory: sessionmaker[Session]) -> None:
 def run_import(
     factory: sessionmaker[Session], feed: str, path: Path, **options: Any
 ) -> ImportReport:
-    return import_file(factory, feed, path, ImportOptions(**options))
+    return import_file(factory, feed, path, ImportOptions(**{"identifier_key": KEY, **options}))
 
 
 def read_rejects(path: Path) -> list[dict[str, str]]:
@@ -183,7 +198,7 @@ def record_keys(factory: sessionmaker[Session]) -> list[tuple[int, str]]:
 
 def subject_view(factory: sessionmaker[Session], scheme: str, value: str) -> Subject:
     with transaction(factory) as session:
-        subject = queries.subject_by_identifier(session, Identifier(scheme, value))
+        subject = queries.subject_by_identifier(session, Identifier(scheme, value), KEY)
         assert subject is not None, f"no subject {scheme}:{value}"
         return subject
 

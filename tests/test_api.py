@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from stdnum.cn import uscc
 
-from tests.accounts import PASSWORD
+from tests.accounts import PASSWORD, checker_headers
 from trustreg.config import Settings
 from trustreg.services import accounts, registry
 from trustreg.web.app import create_app
@@ -46,6 +46,7 @@ def record(reference: str, **changes: Any) -> dict[str, Any]:
         "subject_name": "北京测试科技有限公司",
         "decided_on": "2025-03-01",
         "effective_from": "2025-03-11",
+        "notified_on": "2025-02-01",  # the court's notice: its notice period has run
         "amount": 50000,
         "currency": "CNY",
         "summary": "未履行生效判决",
@@ -162,7 +163,9 @@ def test_person_identifiers_are_masked(client: TestClient, settings: Settings) -
         "/api/v1/records", json=[person], headers={"Authorization": f"Bearer {token}"}
     )
     assert response.status_code == 200, response.text
-    subject = client.get("/api/v1/subjects", params={"identifier": f"ric:{ric}"}).json()
+    params = {"identifier": f"ric:{ric}", "purpose": "contract"}
+    headers = checker_headers(factory)
+    subject = client.get("/api/v1/subjects", params=params, headers=headers).json()
     assert ric not in str(subject)
     assert subject["birth_date"] is None
     assert subject["identifiers"][0].startswith("ric:110101")

@@ -313,6 +313,8 @@ NEEDS_A_BODY = {
     ("post", "/api/v1/records"),
     ("post", "/api/v1/screenings"),
     ("post", "/api/v1/eligibility/batch"),
+    ("post", "/api/v1/watches"),
+    ("delete", "/api/v1/watches/{watch_id}"),  # no body, but not a GET: not walked
 }
 
 

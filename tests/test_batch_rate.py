@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from trustreg.batch.facts import resolve_facts
 from trustreg.batch.rate import BatchError, RateSummary, rate_all
+from trustreg.config import PLACEHOLDER_IDENTIFIER_KEY
 from trustreg.core.rating import RecordVersion, evaluate, facts_as_known, next_change
 from trustreg.core.rulebook import Rulebook, parse_rulebook
 from trustreg.demo import (
@@ -129,7 +130,7 @@ def populated(factory: sessionmaker[Session], tmp_path: Path) -> sessionmaker[Se
     for authority in demo_authorities():
         registry.add_authority(factory, authority.code, authority.kind, authority.name)
     subjects = list(generate_subjects(SUBJECTS, 5, TODAY))
-    options = ImportOptions()
+    options = ImportOptions(identifier_key=PLACEHOLDER_IDENTIFIER_KEY)
     path = write_csv(tmp_path / "subjects.csv", SUBJECT_COLUMNS, subjects)
     assert import_file(factory, "subjects", path, options).rejected == 0
     path = write_csv(tmp_path / "records.csv", RECORD_COLUMNS, generate_records(subjects, 5, TODAY))
@@ -158,6 +159,7 @@ def versions_by_subject(factory: sessionmaker[Session]) -> dict[int, list[Record
                     status=entry.status,
                     status_since=entry.status_since or record.effective_from,
                     reference=record.reference,
+                    published_from=record.published_from,
                 )
                 for entry, record in rows
             ]

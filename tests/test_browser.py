@@ -24,7 +24,7 @@ ARTEFACTS = Path(__file__).resolve().parents[1] / "var" / "test-artifacts" / "br
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ROW = (
     "court-bj-1,(2025)京01执77号,judgment_defaulter,legal_entity,uscc,91110000802100433B,"
-    "北京星河科技有限公司,2025-02-03,2025-02-13,880000,CNY,active,拒不履行生效判决"
+    "北京星河科技有限公司,2025-02-03,2025-02-13,880000,CNY,active,拒不履行生效判决,2025-02-03"
 )
 FEED = ",".join(RECORD_COLUMNS) + "\n" + ROW + "\n"
 
@@ -36,7 +36,8 @@ def served(sqlite_settings: Settings, tmp_path: Path) -> Iterator[str]:
     registry.add_authority(factory, "court-bj-1", "court", "北京市第一中级人民法院")
     feed = tmp_path / "records.csv"
     feed.write_text(FEED, encoding="utf-8")
-    assert ingest.import_file(factory, "records", feed, ingest.ImportOptions()).created == 1
+    options = ingest.ImportOptions(identifier_key=sqlite_settings.identifier_key)
+    assert ingest.import_file(factory, "records", feed, options).created == 1
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from tests.accounts import find_person
 from tests.test_pages_consequences import USCC, record, subject_id
 from trustreg.config import Settings
 from trustreg.core import signing
@@ -204,7 +205,7 @@ def test_no_certificate_for_a_person(client: TestClient, court_token: str) -> No
         subject_name="张伟",
     )
     submit(client, court_token, [person])
-    person_id = subject_id(client, f"ric:{ric}")
+    person_id = find_person(client, ric)
     for path in ("certificate", "certificate.pdf"):
         response = client.get(f"/subjects/{person_id}/{path}")
         assert response.status_code == 404

@@ -15,6 +15,7 @@ The store tests run on SQLite and PostgreSQL; the CLI tests on SQLite.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import re
@@ -28,9 +29,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.accounts import checker_headers
 from tests.conftest import RULEBOOK
 from tests.feeds import (
     COURT,
+    KEY,
     REGULATOR,
     TAX,
     add_authorities,
@@ -51,20 +54,26 @@ from tests.feeds import (
 )
 from trustreg.config import Settings
 from trustreg.core.rulebook import parse_rulebook
-from trustreg.errors import Forbidden, NotFound, TrustRegError, ValidationError
-from trustreg.services import registry
-from trustreg.services.eligibility import EligibilityQuery, check, check_many
-from trustreg.services.tender_check import ANSWER_COLUMNS, answer_cells, check_file
+from trustreg.errors import Forbidden, NotFound, TrustRegError, Unauthorized, ValidationError
+from trustreg.services import eligibility, registry, tender_check
+from trustreg.services.eligibility import EligibilityQuery
+from trustreg.services.tender_check import ANSWER_COLUMNS, answer_cells
 from trustreg.store.db import make_engine, transaction
 from trustreg.store.models import AuditEntry, Record, RecordStatusChange
 from trustreg.web.app import create_app
 
 TODAY = datetime.now(UTC).date()
+# The services with the test store's identifier key.
+check = functools.partial(eligibility.check, identifier_key=KEY)
+check_many = functools.partial(eligibility.check_many, identifier_key=KEY)
+check_file = functools.partial(tender_check.check_file, identifier_key=KEY)
 RECENT = TODAY - timedelta(days=30)  # most records take effect on this day
 LATER = TODAY - timedelta(days=10)  # the abnormal-operations listing of company 3
 TAX_DAY = TODAY - timedelta(days=100)  # the major tax violation of company 6
 
 PROCUREMENT = EligibilityQuery("public_procurement")
+# As the command line asks (an operator tool: persons only with a purpose, logged as cli).
+AS_CLI = EligibilityQuery("public_procurement", actor="cli")
 DEFAULTER_PROCUREMENT_BASIS = (
     "Government Procurement Law of the PRC art. 22(1)(2); SPC Provisions on Publishing "
     "the List of Dishonest Judgment Defaulters (2017) art. 11(1)"
@@ -454,19 +463,25 @@ def test_checking_a_person_needs_a_purpose_and_is_logged_masked(client: TestClie
     url = "/api/v1/eligibility"
     asked = {"subject": person, "decision": "public_procurement"}
 
-    with pytest.raises(Forbidden):
+    with pytest.raises(Unauthorized):
         check(factory, person, PROCUREMENT)
-    refused = client.get(url, params=asked)
+    with pytest.raises(Forbidden, match="declared purpose"):
+        check(factory, person, AS_CLI)
+    anonymous = client.get(url, params=asked)
+    assert PERSON not in anonymous.text
+    assert "signed-in checker" in problem_of(anonymous, 401)["detail"]
+    checker = checker_headers(factory)
+    refused = client.get(url, params=asked, headers=checker)
     assert PERSON not in refused.text
     assert "purpose" in problem_of(refused, 403)["detail"]
 
-    invalid = client.get(url, params={**asked, "purpose": "curiosity"})
+    invalid = client.get(url, params={**asked, "purpose": "curiosity"}, headers=checker)
     assert PERSON not in invalid.text
     assert [e["field"] for e in problem_of(invalid, 422)["errors"]] == ["purpose"]
     check(factory, company(DEFAULTER), PROCUREMENT)  # a company's check is not logged
     assert person_checks(factory) == []
 
-    response = client.get(url, params={**asked, "purpose": "procurement"})
+    response = client.get(url, params={**asked, "purpose": "procurement"}, headers=checker)
     assert response.status_code == 200, response.text
     assert PERSON not in response.text
     answer = response.json()
@@ -477,9 +492,12 @@ def test_checking_a_person_needs_a_purpose_and_is_logged_masked(client: TestClie
     [entry] = person_checks(factory)
     detail = json.loads(entry.detail)
     assert PERSON not in entry.detail
-    assert (entry.actor, entry.target) == ("api", f"subject:{answer['subject']}")
-    assert (detail["purpose"], detail["decision"]) == ("procurement", "public_procurement")
+    assert (entry.actor, entry.target) == ("checker:checker1", f"subject:{answer['subject']}")
+    assert (detail["purpose"], detail["check"]) == ("procurement", "eligibility")
     assert detail["shown"] == {
+        "decision": "public_procurement",
+        "on": answer["on"],
+        "known_at": answer["known_at"],
         "answer": "excluded",
         "eligible_from": (RECENT + timedelta(days=730)).isoformat(),
         "consequences": ["procurement_exclusion_defaulter"],
@@ -490,18 +508,23 @@ def test_a_person_number_is_refused_before_it_is_looked_up(client: TestClient) -
     """Without a purpose, a listed and an unknown person's number get the same answer:
     nobody learns whether the registry holds anything on a person."""
     unknown = ric(999)
-    answers = [
-        client.get(
-            "/api/v1/eligibility", params={"subject": f"ric:{n}", "decision": "public_procurement"}
-        )
-        for n in (PERSON, unknown)
-    ]
-    assert [r.status_code for r in answers] == [403, 403]
-    assert PERSON not in answers[0].text
-    assert unknown not in answers[1].text
+    checker = checker_headers(sessions(client))
+    for headers, status in (({}, 401), (checker, 403)):
+        answers = [
+            client.get(
+                "/api/v1/eligibility",
+                params={"subject": f"ric:{n}", "decision": "public_procurement"},
+                headers=headers,
+            )
+            for n in (PERSON, unknown)
+        ]
+        assert [r.status_code for r in answers] == [status, status]
+        assert PERSON not in answers[0].text
+        assert unknown not in answers[1].text
     with_purpose = client.get(
         "/api/v1/eligibility",
         params={"subject": f"ric:{unknown}", "decision": "public_procurement", "purpose": "credit"},
+        headers=checker,
     )
     assert problem_of(with_purpose, 404)["detail"].startswith("no subject with identifier ric:")
     assert unknown not in with_purpose.text
@@ -655,7 +678,7 @@ def test_a_tender_file_checks_a_person_with_a_purpose(client: TestClient) -> Non
         "/api/v1/eligibility/batch",
         params={"decision": "public_procurement", "purpose": "procurement"},
         content=bidders_csv(rows, ("identifier",)).encode(),
-        headers={"content-type": "text/csv"},
+        headers={"content-type": "text/csv"} | checker_headers(factory),
     )
     assert response.status_code == 200, response.text
     _header, answered = read_answers(response.text)
@@ -695,7 +718,7 @@ def test_cli_answers_a_tender_file_as_the_service_does(
     source = tmp_path / "bidders.csv"
     source.write_text(bidders_csv(rows), encoding="utf-8")
     by_service = tmp_path / "by-service.csv"
-    check_file(cli_store, source, by_service, PROCUREMENT)
+    check_file(cli_store, source, by_service, AS_CLI)
 
     done = run_cli(tmp_path, "eligibility", "--decision", "public_procurement", "--file", source)
     assert done.returncode == 1, done.stderr
@@ -707,7 +730,7 @@ def test_cli_answers_a_tender_file_as_the_service_does(
     ), done.stdout
     assert target.read_text(encoding="utf-8") == by_service.read_text(encoding="utf-8")
     assert read_answers(target.read_text(encoding="utf-8"))[1] == expected_answers(
-        cli_store, rows, PROCUREMENT
+        cli_store, rows, AS_CLI
     )
 
     good = tmp_path / "good.csv"
@@ -782,10 +805,14 @@ def test_consequences_reach_only_the_subject_kinds_they_name(client: TestClient)
     factory = sessions(client)
     person = f"ric:{TAX_PERSON}"
     serious_end = (TAX_DAY + timedelta(days=1095)).isoformat()
-    tender = check(factory, person, EligibilityQuery("public_procurement", purpose="procurement"))
+    tender = check(
+        factory, person, EligibilityQuery("public_procurement", purpose="procurement", actor="cli")
+    )
     assert (tender["answer"], codes(tender)) == ("excluded", ["procurement_exclusion_serious"])
     assert tender["eligible_from"] == serious_end
     for decision in ("public_subsidy", "licence"):
-        answer = check(factory, person, EligibilityQuery(decision, purpose="procurement"))
+        answer = check(
+            factory, person, EligibilityQuery(decision, purpose="procurement", actor="cli")
+        )
         assert (answer["answer"], answer["consequences"]) == ("eligible", []), decision
     assert len(person_checks(factory)) == 3

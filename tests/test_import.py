@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.feeds import (
+    KEY,
     TAX,
     TODAY,
     TRUSTREG,
@@ -270,7 +271,7 @@ def test_crash_keeps_committed_chunks_and_rerun_finishes(
         if len(progress) == 2:
             raise Crash
 
-    options = ImportOptions(chunk_rows=10)
+    options = ImportOptions(identifier_key=KEY, chunk_rows=10)
     with pytest.raises(Crash):
         import_file(reg, "records", path, options, crash_after_second_chunk)
 

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.feeds import (
+    KEY,
     REGULATOR,
     TAX,
     TODAY,
@@ -516,8 +517,8 @@ def test_bad_json_line(
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
-        pytest.param(GOOD.replace("court-1", "court-1,extra", 1), "has 14 fields", id="too many"),
-        pytest.param(GOOD.rsplit(",", 1)[0], "has 12 fields", id="too few"),
+        pytest.param(GOOD.replace("court-1", "court-1,extra", 1), f"has {len(RECORD_COLUMNS) + 1} fields", id="too many"),
+        pytest.param(GOOD.rsplit(",", 1)[0], f"has {len(RECORD_COLUMNS) - 1} fields", id="too few"),
         pytest.param(
             'court-1,"(2024)京01执2号"x,' + GOOD.split(",", 2)[2], "not valid CSV", id="bad quote"
         ),
@@ -537,7 +538,7 @@ def test_csv_row_with_wrong_fields(
     assert (rejection["row"], rejection["field"]) == ("3", "row")
     assert reason in rejection["reason"]
     if "fields" in reason:
-        assert rejection["reason"].endswith("; the header has 13")
+        assert rejection["reason"].endswith(f"; the header has {len(RECORD_COLUMNS)}")
         assert rejection["original_row"] == line
     assert references(reg) == [reference(3), reference(4)]
 
@@ -676,6 +677,7 @@ def test_person_record_for_identity_number_held_by_another_kind(
                     [("Wang Wei", "original")],
                 )
             ],
+            KEY,
         )
     person = record_row(
         2, subject_kind="individual", id_scheme="ric", id_value=number, subject_name="王伟"

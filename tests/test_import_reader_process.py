@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.feeds import (
+    KEY,
     add_authorities,
     read_rejects,
     record_row,
@@ -119,7 +120,7 @@ def test_an_interrupted_import_leaves_no_reader_behind(tmp_path: Path) -> None:
             factory,
             "records",
             path,
-            ImportOptions(chunk_rows=100, reader_process_min_bytes=0),
+            ImportOptions(identifier_key=KEY, chunk_rows=100, reader_process_min_bytes=0),
             stop_after_first_chunk,
         )
     assert reader_children() == []

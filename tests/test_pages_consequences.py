@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.accounts import find_person
 from tests.conftest import RULEBOOK
-from trustreg.config import Settings
+from trustreg.config import PLACEHOLDER_IDENTIFIER_KEY, Settings
 from trustreg.core.identifiers import make_ric
 from trustreg.core.validation import SUBJECT_COLUMNS
 from trustreg.services import ingest, registry
@@ -58,6 +59,8 @@ def record(reference: str, days_ago: int = EFFECTIVE_DAYS_AGO, **changes: Any) -
         "subject_name": "北京测试科技有限公司",
         "decided_on": (today - timedelta(days=days_ago + 10)).isoformat(),
         "effective_from": (today - timedelta(days=days_ago)).isoformat(),
+        # The court gave notice before its decision: the notice period has run.
+        "notified_on": (today - timedelta(days=days_ago + 40)).isoformat(),
         "amount": 50000,
         "currency": "CNY",
         "summary": "未履行生效判决",
@@ -149,7 +152,8 @@ def test_a_company_with_no_records_has_no_consequences(client: TestClient, tmp_p
     feed = tmp_path / "subjects.csv"
     row = f"legal_entity,uscc,{OTHER_USCC},上海清白有限公司,,CN,310000,,2010-01-01"
     feed.write_text(",".join(SUBJECT_COLUMNS) + "\n" + row + "\n", encoding="utf-8")
-    assert ingest.import_file(factory, "subjects", feed, ingest.ImportOptions()).created == 1
+    options = ingest.ImportOptions(identifier_key=PLACEHOLDER_IDENTIFIER_KEY)
+    assert ingest.import_file(factory, "subjects", feed, options).created == 1
     company = subject_id(client, f"uscc:{OTHER_USCC}")
     page = client.get(f"/subjects/{company}")
     assert "No consequences in force." in page.text
@@ -225,7 +229,7 @@ def test_no_certificate_for_a_person(client: TestClient, settings: Settings) -> 
         subject_name="张伟",
     )
     submit(client, settings, "court", [person])
-    person_id = subject_id(client, f"ric:{ric}")
+    person_id = find_person(client, ric)
     response = client.get(f"/subjects/{person_id}/certificate")
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("text/html")

@@ -19,10 +19,12 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from trustreg.cli_accounts import accounts_app
+from trustreg.cli_audit import audit_app
 from trustreg.cli_checks import eligibility_command
 from trustreg.cli_common import err, open_registry, out, parse_day
 from trustreg.cli_export import export_command
 from trustreg.cli_screening import check_command, screen_command
+from trustreg.cli_watch import watch_app
 from trustreg.config import Settings
 from trustreg.errors import TrustRegError, ValidationError
 from trustreg.services import ingest, registry, subjects
@@ -41,6 +43,8 @@ app.add_typer(authorities_app, name="authorities")
 app.add_typer(import_app, name="import")
 app.add_typer(subjects_app, name="subjects")
 app.add_typer(accounts_app, name="accounts")
+app.add_typer(audit_app, name="audit")
+app.add_typer(watch_app, name="watch")
 
 
 @app.command()
@@ -158,6 +162,7 @@ def _import(
     settings = Settings()
     factory = open_registry(settings)
     options = ingest.ImportOptions(
+        identifier_key=settings.identifier_key,
         file_format=file_format,
         encoding=encoding,
         rejects_path=rejects,
@@ -225,7 +230,10 @@ def subjects_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Show a subject with its identifiers, names and records."""
-    view = subjects.find_by_identifier(open_registry(Settings()), identifier, masked=False)
+    settings = Settings()
+    view = subjects.find_by_identifier(
+        open_registry(settings), identifier, masked=False, identifier_key=settings.identifier_key
+    )
     if as_json:
         sys.stdout.write(json.dumps(view, ensure_ascii=False, indent=2) + "\n")
         return
@@ -267,13 +275,17 @@ def _print_assessment(assessment: dict[str, Any]) -> None:
 
 @app.command()
 def maintain() -> None:
-    """Expire records past their publicity, end listings past their period and
-    re-evaluate what changed today (idempotent; safe to run from cron)."""
+    """Expire records past their publicity, end listings past their period,
+    re-evaluate what changed today and delete personal data past its retention
+    (idempotent; safe to run from cron)."""
     from trustreg.services.assessments import maintain as run_maintenance
 
     report = run_maintenance(open_registry(Settings()))
+    purged = report.retention
     out.print(
-        f"maintain: {report.subjects} subjects re-evaluated, {report.expired} records expired"
+        f"maintain: {report.subjects} subjects re-evaluated, {report.expired} records expired, "
+        f"{purged.records} person records and {purged.subjects} persons deleted (retention)"
+        + ("; more are due: run again" if purged.more else "")
     )
 
 

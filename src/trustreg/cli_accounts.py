@@ -92,11 +92,14 @@ def link(
     subject: Annotated[str, typer.Argument(help="Subject id, or an identifier scheme:value")],
 ) -> None:
     """Let a representative speak for a subject, after its mandate was checked."""
-    factory = open_registry(Settings())
+    settings = Settings()
+    factory = open_registry(settings)
     if subject.isdigit():
         subject_id = int(subject)
     else:
-        subject_id = int(subjects.find_by_identifier(factory, subject, masked=True)["id"])
+        key = settings.identifier_key
+        view = subjects.find_by_identifier(factory, subject, masked=True, identifier_key=key)
+        subject_id = int(view["id"])
     accounts.link_subject(factory, username, subject_id, SystemClock().now(), ACTOR)
     out.print(f"account {username} now represents subject {subject_id}")
 

@@ -57,10 +57,12 @@ def eligibility_command(
         purpose,
         actor="cli",
     )
-    factory = open_registry(Settings())
+    settings = Settings()
+    factory = open_registry(settings)
+    key = settings.identifier_key
     if file is not None:
         target = output or file.with_name(file.stem + ".answers.csv")
-        report = tender_check.check_file(factory, file, target, query)
+        report = tender_check.check_file(factory, file, target, query, identifier_key=key)
         out.print(
             f"{report.rows:,} bidders checked for {decision} in {report.seconds:.2f} s: "
             f"{report.eligible:,} eligible, {report.restricted:,} restricted, "
@@ -69,7 +71,7 @@ def eligibility_command(
         )
         raise typer.Exit(report.exit_code)
     assert subject is not None
-    answer = eligibility.check(factory, subject, query)
+    answer = eligibility.check(factory, subject, query, identifier_key=key)
     if as_json:
         sys.stdout.write(json.dumps(answer, ensure_ascii=False, indent=2) + "\n")
         return

@@ -26,7 +26,10 @@ PurposeOption = Annotated[
 def _registry(settings: Settings) -> screening.RegistryIndex:
     thresholds = Thresholds(settings.match_threshold, settings.review_threshold)
     return screening.RegistryIndex(
-        open_registry(settings), thresholds, workers=settings.screening_workers
+        open_registry(settings),
+        thresholds,
+        workers=settings.screening_workers,
+        identifier_key=settings.identifier_key,
     )
 
 

@@ -84,6 +84,13 @@ class Settings(BaseSettings):
         True,
         description="Send session cookies over HTTPS only (browsers allow it on localhost too).",
     )
+    webhook_delivery_seconds: int = Field(
+        30,
+        ge=0,
+        le=3600,
+        description="Seconds between the server's runs of due webhook deliveries (first "
+        "worker only); 0 turns them off, leaving them to `trustreg watch deliver` from cron.",
+    )
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:

@@ -52,6 +52,7 @@ SUBJECT_COLUMNS = (
 RECORD_COLUMNS = (
     "authority", "reference", "record_type", "subject_kind", "id_scheme", "id_value",
     "subject_name", "decided_on", "effective_from", "amount", "currency", "status", "summary",
+    "notified_on",
 )  # fmt: skip
 
 BIDDER_COLUMNS = ("identifier", "bidder", "lot")
@@ -337,6 +338,9 @@ class _RecordMaker:
             "currency": "CNY" if amount else "",
             "status": "satisfied" if satisfied else "active",
             "summary": _summary(self.rng, code, source, amount, decided),
+            # The authority told the subject with its decision, so the notice period
+            # runs from that day (a decision of the last few days is still in notice).
+            "notified_on": decided.isoformat(),
         }
 
     def _source(self, code: str, region: str) -> Source:

@@ -7,7 +7,9 @@ known, ``known_at=None``) in SQL, for every record at once:
   (``changed_at``, entry id);
 - status and ``status_since`` come from the latest version, by the same order, whose
   ``status_since`` is on or before ``as_of``; with none, the record is ``active`` with
-  no ``status_since``.
+  no ``status_since``;
+- ``published_from`` (the end of its notice period) is the record's own, the same in
+  every version.
 
 Then the facts that cannot matter on ``as_of`` are left out, which changes neither
 ``evaluate`` nor ``next_change`` and spares the workers most of their work: revoked
@@ -42,6 +44,7 @@ FACT_COLUMNS = (
     "status",
     "status_since",
     "reference",
+    "published_from",
 )
 
 
@@ -71,11 +74,12 @@ CREATE OR REPLACE TEMP TABLE facts AS
 SELECT subject_id, record_id, content.record_type AS record_type,
        content.effective_from AS effective_from,
        coalesce(state.status, 'active') AS status, state.status_since AS status_since,
-       reference
+       reference, published_from
 FROM (
     SELECT record_id,
            any_value(subject_id) AS subject_id,
            any_value(reference) AS reference,
+           any_value(published_from) AS published_from,
            arg_max({{'record_type': record_type, 'effective_from': effective_from}},
                    recorded) AS content,
            arg_max({{'status': status, 'status_since': status_since}}, recorded)
@@ -84,6 +88,7 @@ FROM (
         SELECT record_id, subject_id, reference, record_type, status,
                CAST(effective_from AS DATE) AS effective_from,
                CAST(status_since AS DATE) AS status_since,
+               CAST(published_from AS DATE) AS published_from,
                {{'at': CAST(changed_at AS TIMESTAMP), 'entry': entry_id}} AS recorded
         FROM read_parquet({sql_path(versions / "*.parquet")})
     )

@@ -49,7 +49,8 @@ SELECT r.id, r.subject_id, r.reference, h.id, h.changed_at,
        COALESCE(h.record_type, r.record_type),
        COALESCE(h.effective_from, r.effective_from),
        h.status,
-       COALESCE(h.status_since, r.effective_from)
+       COALESCE(h.status_since, r.effective_from),
+       r.published_from
 FROM record_status_history h JOIN records r ON r.id = h.record_id
 WHERE r.id BETWEEN {low} AND {high}
 """
@@ -64,6 +65,7 @@ VERSIONS_COLUMNS = (
     ("effective_from", "date"),
     ("status", "text"),
     ("status_since", "date"),
+    ("published_from", "date"),  # the record's, the same in every version
 )
 SUBJECTS_SQL = "SELECT id FROM subjects WHERE id BETWEEN {low} AND {high} ORDER BY id"
 SUBJECTS_COLUMNS = (("subject_id", "int"),)

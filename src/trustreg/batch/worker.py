@@ -27,6 +27,7 @@ from trustreg.batch.facts import FACT_COLUMNS, SubjectRange
 from trustreg.batch.steps import duck, sql_path
 from trustreg.core.rating import Assessment, RecordFact, evaluate, next_change
 from trustreg.core.rulebook import Rulebook, parse_rulebook_cached
+from trustreg.services import watch_events
 from trustreg.store.db import transaction
 
 # subject_id, points, grade, list codes: a row of the Parquet output.
@@ -113,7 +114,7 @@ def _evaluate_range(task: RangeTask) -> RangeOutcome:
         if task.output:
             codes = tuple(m.list_code for m in assessment.lists)
             outcome.output.append((subject_id, assessment.points, assessment.grade, codes))
-    outcome.entries = _write(task.subjects, evaluated, rulebook, task.as_of)
+    outcome.entries = _write(task.subjects, evaluated, rulebook, task.as_of, task.computed_at)
     return outcome
 
 
@@ -133,18 +134,30 @@ def _read(task: RangeTask) -> tuple[list[int], dict[int, list[RecordFact]], int]
     )
     rows = duck(con, "read facts", facts_sql).fetchall()
     facts_of = {
-        subject_id: [RecordFact(r[1], r[2], r[3], r[4], r[5], r[6]) for r in group]
+        subject_id: [
+            RecordFact(r[1], r[2], r[3], r[4], r[5], r[6], published_from=r[7]) for r in group
+        ]
         for subject_id, group in groupby(rows, itemgetter(0))
     }
     return subject_ids, facts_of, len(rows)
 
 
 def _write(
-    span: SubjectRange, evaluated: _Evaluated, rulebook: Rulebook, as_of: date
+    span: SubjectRange,
+    evaluated: _Evaluated,
+    rulebook: Rulebook,
+    as_of: date,
+    computed_at: datetime,
 ) -> store_writes.EntryChanges:
-    """The range in one transaction: its assessments and its open list entries."""
+    """The range in one transaction: its assessments, its open list entries, and the
+    events of its watched subjects (``services.watch_events``)."""
     with transaction(process.store_sessions()) as session:
+        watched = watch_events.before_range(session, span.low, span.high)  # usually none
         store_writes.replace_assessments(session, evaluated.assessments)
-        return store_writes.sync_list_entries(
+        changes = store_writes.sync_list_entries(
             session, span.low, span.high, evaluated.memberships, as_of, rulebook.version
         )
+        watch_events.after_batch(
+            session, watched, evaluated.assessments, evaluated.memberships, computed_at
+        )
+        return changes

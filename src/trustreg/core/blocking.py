@@ -2,9 +2,10 @@
 
 Every entry is filed under a few keys: words of its names in transliteration and
 translation, pairs of syllables (so that 沧澜 meets "Canglan"), word beginnings and
-endings for typos, Han character pairs for two-character names, identifier values,
-birth dates and words of an address. A query looks up its own keys, rarest first, and
-only postings of rare keys are read: the work per query is bounded by
+endings for typos, Han character pairs for two-character names, identifier values
+(a person's number: its keyed hash, see ``core.matching``), birth dates and words of
+an address. A query looks up its own keys, rarest first, and only postings of rare
+keys are read: the work per query is bounded by
 :data:`MAX_POSTINGS`, not by the size of the registry. The best :data:`CANDIDATES` by
 shared rarity are then compared in full (``core.matching``).
 

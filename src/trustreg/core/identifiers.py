@@ -8,6 +8,10 @@ Pure functions, no I/O. An identifier is a scheme and a value (``uscc:9111000080
     passport  ``CC:NUMBER``, CC an ISO 3166-1 alpha-2 country code
     registry  ``CC:NUMBER``, a foreign company-register number
 
+``ric`` and ``passport`` identify a person (:data:`PERSON_SCHEMES`): the registry keeps
+such a number only as a keyed hash (:func:`identifier_hash`) and its masked form
+(:func:`mask_identifier`), see :func:`stored_identifier` and ``docs/privacy.md``.
+
 The check-digit arithmetic comes from python-stdnum; every stdnum failure is caught
 specifically and re-raised as our :class:`~trustreg.errors.ValidationError`, whose reason
 says what is wrong in words a clerk can act on (the expected check character, the unknown
@@ -17,6 +21,7 @@ area code, ...).
 from __future__ import annotations
 
 import functools
+import hmac
 import re
 import unicodedata
 from collections.abc import Callable
@@ -34,6 +39,9 @@ from stdnum.iso7064 import mod_11_2, mod_97_10
 from trustreg.errors import ValidationError
 
 SCHEMES: tuple[str, ...] = ("uscc", "ric", "lei", "passport", "registry")
+# The schemes that identify an individual: kept as a keyed hash and a masked form only.
+# Organisation identifiers are public and kept in clear.
+PERSON_SCHEMES = frozenset({"ric", "passport"})
 
 # Separators people type inside these numbers; passport and registry numbers keep '-'
 # because there it can be part of the number itself.
@@ -148,6 +156,34 @@ def mask_identifier(ident: Identifier) -> str:
     return ident.value
 
 
+class StoredIdentifier(NamedTuple):
+    """An identifier as the store keeps it: ``value`` masked for a person's number
+    (in clear for an organisation's), and the keyed hash every look-up goes through."""
+
+    scheme: str
+    value: str
+    value_hash: str
+
+
+def identifier_hash(key: str, ident: Identifier) -> str:
+    """The keyed hash of a canonical identifier: HMAC-SHA256 of ``scheme:value`` under
+    ``key`` (UTF-8), as 64 hex digits.
+
+    Equal identifiers give equal hashes, so the hash finds a subject by its full number;
+    without the key it cannot be computed, so a copy of the database does not tell whose
+    number it is (a resident number has few unknown digits once its masked form is known:
+    the key is what keeps them unknown).
+    """
+    message = f"{ident.scheme}:{ident.value}".encode()
+    return hmac.digest(key.encode(), message, "sha256").hex()
+
+
+def stored_identifier(key: str, ident: Identifier) -> StoredIdentifier:
+    """What the store keeps of ``ident``: a person's number masked, with its keyed hash."""
+    value = mask_identifier(ident) if ident.scheme in PERSON_SCHEMES else ident.value
+    return StoredIdentifier(ident.scheme, value, identifier_hash(key, ident))
+
+
 class MaskedIdentifier(NamedTuple):
     """A person's number as the registry publishes it: the shown head and tail."""
 
@@ -155,6 +191,11 @@ class MaskedIdentifier(NamedTuple):
     head: str
     tail: str
     length: int
+
+    @property
+    def value(self) -> str:
+        """The masked number as the store keeps it (``110101********123X``)."""
+        return self.head + "*" * (self.length - len(self.head) - len(self.tail)) + self.tail
 
     def matches(self, value: str) -> bool:
         return (

@@ -12,6 +12,11 @@ each feature adding or taking away log-odds, in the manner of Fellegi and Sunter
 - numbers in names, which must agree ("No. 3" is not "No. 8");
 - identifiers, birth dates, country and address, where both sides have them.
 
+A person's number (``ric``, ``passport``) is compared by its keyed hash
+(``core.identifiers.identifier_hash``), the only full form the registry keeps: equal
+hashes settle the match as equal numbers do, but a near miss (a typo) can only be seen
+between numbers in clear, that is organisation identifiers.
+
 The sum becomes a score through the logistic function; two thresholds (configuration:
 ``match`` and ``review``) turn it into a decision. Every feature that agreed or
 disagreed is reported, in words.
@@ -19,6 +24,7 @@ disagreed is reported, in words.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -27,6 +33,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Indel, Levenshtein
 
+from trustreg.core.identifiers import PERSON_SCHEMES, Identifier, identifier_hash
 from trustreg.core.names import (
     GENERIC_WORDS,
     INDUSTRY_WORDS,
@@ -49,6 +56,8 @@ RARE_WEIGHT = 8.0
 # Schemes whose values carry a check character (validated on the way in).
 CHECKED_SCHEMES = frozenset({"uscc", "ric", "lei"})
 IDENTIFIER_EQUAL = 10.0
+# Marks a person's number, given as its keyed hash: compared for equality only.
+HASHED = "#"
 # Words compared on their own, not as part of a firm's distinctive name.
 BUSINESS_WORDS = INDUSTRY_WORDS | GENERIC_WORDS
 SET_APART = BUSINESS_WORDS | REGION_WORDS | LEGAL_WORDS
@@ -66,7 +75,9 @@ class Party:
 
     name: str
     kind: str | None = None
-    identifiers: tuple[tuple[str, str], ...] = ()  # (scheme, value)
+    # (scheme, value); for a person's scheme (PERSON_SCHEMES) the value is the keyed
+    # hash of the number, as the registry keeps it (``core.identifiers``).
+    identifiers: tuple[tuple[str, str], ...] = ()
     country: str | None = None
     birth_date: str | None = None  # YYYY-MM-DD or YYYYMMDD as given
     address: str | None = None
@@ -94,7 +105,8 @@ class Profile:
     names: tuple[NameForms, ...]
     own: tuple[tuple[str, ...], ...]  # each name's distinctive words (organisations)
     own_han: tuple[str, ...]  # each name's distinctive Han characters, if any
-    identifiers: tuple[str, ...]  # normalised values, scheme left out: schemes overlap
+    # Normalised values, scheme left out (schemes overlap); a hash marked with HASHED.
+    identifiers: tuple[str, ...]
     birth: str  # eight digits, or "" when unknown or unreadable
     country: str
     address: str
@@ -140,6 +152,16 @@ class Comparison:
         return "; ".join(("+ " if f.agrees else "- ") + f.detail for f in self.features)
 
 
+def with_hashed_numbers(party: Party, key: str) -> Party:
+    """``party`` with each person's number (given canonical, in clear) replaced by its
+    keyed hash under ``key``: the form registry entries are compared in."""
+    identifiers = tuple(
+        (s, identifier_hash(key, Identifier(s, v)) if s in PERSON_SCHEMES else v)
+        for s, v in party.identifiers
+    )
+    return dataclasses.replace(party, identifiers=identifiers)
+
+
 def profile(party: Party) -> Profile:
     """Prepare a party: name forms of every name, and its details normalised."""
     person = party.kind in PERSON_KINDS
@@ -153,7 +175,7 @@ def profile(party: Party) -> Profile:
         own=tuple(() if person else tuple(_distinctive(f.translated)) for f in names),
         own_han=tuple("" if person else own_han(f) for f in names),
         identifiers=tuple(
-            v for v in (_NOT_ALNUM.sub("", value.upper()) for _, value in party.identifiers) if v
+            t for t in (_identifier_token(s, value) for s, value in party.identifiers) if t
         ),
         checked=any(scheme in CHECKED_SCHEMES for scheme, _ in party.identifiers),
         birth=_birth(party.birth_date),
@@ -352,14 +374,29 @@ def _detail_features(query: Profile, entry: Profile) -> list[Feature]:
     return features
 
 
+def _identifier_token(scheme: str, value: str) -> str:
+    token = _NOT_ALNUM.sub("", value.upper())
+    return HASHED + token if token and scheme in PERSON_SCHEMES else token
+
+
 def _identifier(query: Profile, entry: Profile) -> Feature:
     mine, theirs = query.identifiers, entry.identifiers
     if set(mine) & set(theirs):
         # A national identifier belongs to one subject: equal settles it, whatever the
         # name says (a renamed firm keeps its USCC). See compare().
         return Feature("identifier", True, IDENTIFIER_EQUAL, "identifier equal")
-    distance = min(Levenshtein.distance(a, b) for a in mine for b in theirs)
-    if distance <= 2 and not (query.checked and entry.checked):
+    # A keyed hash tells equal from different and nothing more: near misses are
+    # measured between numbers in clear only (organisations'; persons' are hashed).
+    distance = min(
+        (
+            Levenshtein.distance(a, b)
+            for a in mine
+            for b in theirs
+            if not (a.startswith(HASHED) or b.startswith(HASHED))
+        ),
+        default=None,
+    )
+    if distance is not None and distance <= 2 and not (query.checked and entry.checked):
         weight = 3.0 if distance == 1 else 1.0
         return Feature("identifier", True, weight, f"identifier differs in {distance} characters")
     # Identifiers get mistyped and replaced; a different one weighs, but does not veto.

@@ -8,10 +8,13 @@ the batch jobs.
 
 Time. A record counts from its ``effective_from`` until its publicity ends
 (``publicity_days`` later; for ``public_until_satisfied`` types also when it is
-satisfied; for every type when it is repaired). A revoked record never counts. The
-caller passes each record's status *as of the evaluation date*, with the date that
-status began (``status_since``); which facts were known when is the caller's
-business (see ``services.assessments``), so the core stays a function of its inputs.
+satisfied; for every type when it is repaired), but not before ``published_from``,
+the day its notice period ends (see :func:`counts_from`). A void record (revoked by
+its authority, suspended pending a dispute decision, removed after a dispute) never
+counts. The caller passes each record's status *as of the evaluation date*, with the
+date that status began (``status_since``); which facts were known when is the
+caller's business (see ``services.assessments``), so the core stays a function of
+its inputs.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from typing import Any
 
 from trustreg.core.rulebook import RecordType, Rulebook
 
-VOID_STATUSES = frozenset({"revoked"})
+# Revoked by its authority; suspended from publication because a dispute's deadline
+# passed without a decision; removed by a reviewer's decision on a dispute.
+VOID_STATUSES = frozenset({"revoked", "suspended", "removed"})
 ENDING_STATUSES = frozenset({"repaired", "expired"})
 
 
@@ -38,6 +43,16 @@ class RecordFact:
     status_since: date | None = None  # when the status began; None: effective_from
     reference: str = ""
     authority: str = ""
+    # The first day it may be published: the end of its notice period (None: no notice).
+    published_from: date | None = None
+
+
+def counts_from(fact: RecordFact) -> date:
+    """The first day a record counts: when it takes effect, or when its notice period
+    ends if that is later."""
+    if fact.published_from is None or fact.published_from <= fact.effective_from:
+        return fact.effective_from
+    return fact.published_from
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +143,9 @@ class RecordVersion:
     status: str
     status_since: date
     reference: str = ""
+    # Set once, when the record arrives (its notice period's end); the same in every
+    # version, and known exactly when the record is.
+    published_from: date | None = None
 
 
 def facts_as_known(
@@ -165,6 +183,7 @@ def facts_as_known(
                 status=state.status if record_id in status else "active",
                 status_since=state.status_since if record_id in status else None,
                 reference=version.reference,
+                published_from=version.published_from,
             )
         )
     return facts
@@ -186,7 +205,7 @@ def evaluate(
 ) -> Assessment:
     """Points, grade, list memberships and explanation of one subject on ``as_of``."""
     facts = sorted(
-        (r for r in records if r.effective_from <= as_of and r.status not in VOID_STATUSES),
+        (r for r in records if counts_from(r) <= as_of and r.status not in VOID_STATUSES),
         key=lambda r: (r.effective_from, r.id),
     )
     start = rulebook.rating.starting_points
@@ -205,8 +224,9 @@ def evaluate(
             exit_on = min(end, fact.effective_from + timedelta(days=effect.listing_days))
             if effect.exit_when_satisfied and fact.status == "satisfied":
                 exit_on = min(exit_on, fact.status_since or fact.effective_from)
+            # Listed once published; the notice period does not lengthen the listing.
             intervals.setdefault(effect.list_code, []).append(
-                (fact.effective_from, exit_on, fact.id, effect.extendable)
+                (counts_from(fact), exit_on, fact.id, effect.extendable)
             )
     points = sum(line.points for line in lines)
     return Assessment(
@@ -293,7 +313,7 @@ def schedule(
         end = publicity_end(fact, rule)
         if end <= as_of and fact.status not in ENDING_STATUSES:
             ended.append((fact.id, end))
-        days = [fact.effective_from, end]
+        days = [counts_from(fact), end]
         days.extend(
             fact.effective_from + timedelta(days=effect.listing_days)
             for effect in rule.list_effects
@@ -307,7 +327,8 @@ def schedule(
 def next_change(facts: Iterable[RecordFact], rulebook: Rulebook, as_of: date) -> date | None:
     """The first day after ``as_of`` on which the assessment changes by itself.
 
-    A record taking effect, a publicity period or a listing ending: the days
+    A record taking effect or its notice period ending, a publicity period or a
+    listing ending: the days
     ``trustreg maintain`` must look at this subject again, and no sooner.
     """
     return schedule(facts, rulebook, as_of)[0]

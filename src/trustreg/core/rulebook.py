@@ -57,6 +57,9 @@ class RecordType:
     persons_public: bool = False
     # Days the registry has to answer a dispute of a record of this type.
     dispute_days: int = 30
+    # Published at once though the subject is still being given notice (notice_days
+    # then only tells the subject; the rule must say so, the default waits).
+    publish_during_notice: bool = False
 
     @property
     def explanation_label(self) -> str:
@@ -249,6 +252,7 @@ def _record_type(
         retention_days=rf.whole(entry, "retention_days", where, default=180),
         persons_public=rf.flag(entry, "persons_public", where, default=False),
         dispute_days=rf.days(entry, "dispute_days", where, minimum=1, default=30),
+        publish_during_notice=rf.flag(entry, "publish_during_notice", where, default=False),
     )
 
 

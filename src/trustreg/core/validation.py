@@ -53,11 +53,26 @@ RECORD_COLUMNS = (
     "currency",
     "status",
     "summary",
+    # The day the authority gave the subject notice that the record will be published:
+    # the type's notice period runs from then, not from the day the record arrives.
+    "notified_on",
 )
 RECORD_REQUIRED = RECORD_COLUMNS[:9]
 # What an authority may state when it submits a record; the others are the registry's own.
 SUBMITTED_STATUSES = ("active", "satisfied", "revoked")
-RECORD_STATUSES = ("active", "disputed", "satisfied", "repaired", "expired", "revoked")
+# Every status a record may have. ``suspended`` (a dispute's deadline passed without a
+# decision) and ``removed`` (a reviewer removed it after a dispute) are void, as
+# ``revoked`` is; ``disputed`` is shown from the open dispute and kept for old data.
+RECORD_STATUSES = (
+    "active",
+    "disputed",
+    "satisfied",
+    "repaired",
+    "expired",
+    "revoked",
+    "suspended",
+    "removed",
+)
 # Which identifier schemes fit which subject kinds (a USCC is never a person's number).
 SCHEME_KINDS: Mapping[str, tuple[str, ...]] = {
     "uscc": ("legal_entity", "other_org"),
@@ -117,6 +132,7 @@ class RecordInput(NamedTuple):
     currency: str | None
     status: str
     summary: str
+    notified_on: date | None = None
 
 
 def validate_subject_row(row: Mapping[str, str], ctx: ValidationContext) -> SubjectInput:
@@ -196,6 +212,7 @@ def validate_record_row(row: Mapping[str, str], ctx: ValidationContext) -> Recor
         currency=currency,
         status=status,
         summary=_text(row, "summary", MAX_SUMMARY),
+        notified_on=_date(row, "notified_on", ctx.today, required=False),
     )
 
 

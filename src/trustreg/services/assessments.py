@@ -8,7 +8,7 @@ and closed on time) and the records whose publicity has ended (marked expired).
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -16,10 +16,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from trustreg.core.rating import Assessment, evaluate, facts_as_known, schedule
 from trustreg.errors import NotFound, ValidationError
+from trustreg.services import retention, watch_events
+from trustreg.services.retention import RetentionReport
 from trustreg.store import assessments as store
 from trustreg.store import queries
 from trustreg.store.db import transaction
 from trustreg.store.models import Subject
+from trustreg.store.writes import append_audit
 
 MAINTAIN_CHUNK = 2000
 
@@ -66,6 +69,7 @@ def refresh(
     today = now.date()
     rulebook = queries.rulebook_in_force(session, today)
     current = store.current_facts(session, subject_ids)
+    watched = watch_events.before(session, subject_ids)  # empty when nobody watches
     results = []
     ended: list[tuple[int, date]] = []
     for subject_id in subject_ids:
@@ -78,6 +82,7 @@ def refresh(
     store.expire_records(session, ended, now)
     store.replace_assessments(session, results, now)
     store.sync_list_entries(session, [a for a, _ in results], today, fresh)
+    watch_events.after(session, watched, [a for a, _ in results], now)
     return len(ended)
 
 
@@ -85,11 +90,13 @@ def refresh(
 class MaintainReport:
     subjects: int
     expired: int
+    retention: RetentionReport = field(default_factory=RetentionReport)
 
 
 def maintain(factory: sessionmaker[Session], now: datetime | None = None) -> MaintainReport:
-    """Expire records past their publicity, end listings past their period, and
-    re-evaluate only the subjects whose assessment changes by itself today.
+    """Expire records past their publicity, end listings past their period,
+    re-evaluate only the subjects whose assessment changes by itself today, and delete
+    the personal data whose retention has passed (``services.retention``).
 
     Idempotent and safe from cron: a second run the same day finds nothing to do.
     Subjects that have no assessment yet (e.g. from before this version) get one.
@@ -101,7 +108,11 @@ def maintain(factory: sessionmaker[Session], now: datetime | None = None) -> Mai
     for start in range(0, len(due), MAINTAIN_CHUNK):
         with transaction(factory) as session:
             expired += refresh(session, due[start : start + MAINTAIN_CHUNK], now, expire=True)
-    return MaintainReport(len(due), expired)
+    if due:
+        with transaction(factory) as session:
+            counts = {"subjects": len(due), "expired": expired}
+            append_audit(session, "registry", "maintain", "registry", counts, now)
+    return MaintainReport(len(due), expired, retention.purge(factory, now))
 
 
 def subject_assessment(

@@ -61,7 +61,11 @@ def build_demo(settings: Settings, n_subjects: int, seed: int, console: Console)
     subjects_csv = _write_csv(folder / "subjects.csv", demo.SUBJECT_COLUMNS, subjects)
     records = list(demo.generate_records(subjects, seed, DEMO_TODAY))
     records_csv = _write_csv(folder / "records.csv", demo.RECORD_COLUMNS, records)
-    options = ingest.ImportOptions(actor="demo", chunk_rows=settings.import_chunk_rows)
+    options = ingest.ImportOptions(
+        identifier_key=settings.identifier_key,
+        actor="demo",
+        chunk_rows=settings.import_chunk_rows,
+    )
     reports = []
     for feed, path in (("subjects", subjects_csv), ("records", records_csv)):
         with console.status(f"importing {path.name}"):
@@ -69,7 +73,7 @@ def build_demo(settings: Settings, n_subjects: int, seed: int, console: Console)
     with console.status("expiring records past their publicity"):
         maintenance = assessments.maintain(factory)
     elapsed = time.perf_counter() - started
-    tender = _tender_check(factory, folder, subjects, records, seed)
+    tender = _tender_check(factory, folder, subjects, records, seed, settings.identifier_key)
     _write_csv(
         folder / "counterparties.csv",
         demo.COUNTERPARTY_COLUMNS,
@@ -89,13 +93,14 @@ def _tender_check(
     subjects: Sequence[dict[str, str]],
     records: Sequence[dict[str, str]],
     seed: int,
+    identifier_key: str,
 ) -> str:
     """A procurement office's check of every bidder of a tender, as a user runs it."""
     bidders = demo.tender_bidders(subjects, records, seed, TENDER_BIDDERS)
     source = _write_csv(folder / "tender_bidders.csv", demo.BIDDER_COLUMNS, bidders)
     target = folder / "tender_bidders.answers.csv"
     query = EligibilityQuery("public_procurement", actor="demo")
-    report = tender_check.check_file(factory, source, target, query)
+    report = tender_check.check_file(factory, source, target, query, identifier_key=identifier_key)
     return (
         f"tender check: {report.rows:,} bidders for public_procurement in "
         f"{report.seconds:.2f} s: {report.eligible:,} eligible, {report.restricted:,} "

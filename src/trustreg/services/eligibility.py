@@ -21,14 +21,15 @@ from trustreg.core.eligibility import Eligibility, decide
 from trustreg.core.identifiers import Identifier, mask_identifier, parse_identifier
 from trustreg.core.rulebook import Rulebook
 from trustreg.core.validation import SCHEME_KINDS
-from trustreg.core.vocabulary import PERSON_KINDS, PURPOSES
-from trustreg.errors import Forbidden, NotFound, TrustRegError, ValidationError
+from trustreg.core.vocabulary import PERSON_KINDS
+from trustreg.errors import Forbidden, NotFound, TrustRegError, Unauthorized, ValidationError
+from trustreg.services import access
+from trustreg.services.accounts import ANONYMOUS
 from trustreg.services.assessments import moment
 from trustreg.store import assessments as store
 from trustreg.store import queries
 from trustreg.store.db import transaction
 from trustreg.store.models import Subject
-from trustreg.store.writes import append_audit
 
 CHUNK = 1000  # subjects whose records are read in one query
 
@@ -41,7 +42,8 @@ class EligibilityQuery:
     on: date | None = None
     known_at: datetime | None = None
     purpose: str | None = None  # required to check a person
-    actor: str = "anonymous"
+    # An account, or an in-process tool named by a string ("cli"): see services.access.
+    actor: access.Asker = ANONYMOUS
 
 
 def decisions(factory: sessionmaker[Session], on: date | None = None) -> list[str]:
@@ -51,28 +53,33 @@ def decisions(factory: sessionmaker[Session], on: date | None = None) -> list[st
 
 
 def check(
-    factory: sessionmaker[Session], identifier: str, query: EligibilityQuery
+    factory: sessionmaker[Session], identifier: str, query: EligibilityQuery, *, identifier_key: str
 ) -> dict[str, Any]:
     """The answer for one subject; NotFound, ValidationError or Forbidden if none."""
-    (result,) = check_many(factory, [identifier], query)
+    (result,) = check_many(factory, [identifier], query, identifier_key=identifier_key)
     if isinstance(result, TrustRegError):
         raise result
     return result
 
 
 def check_many(
-    factory: sessionmaker[Session], identifiers: Sequence[str], query: EligibilityQuery
+    factory: sessionmaker[Session],
+    identifiers: Sequence[str],
+    query: EligibilityQuery,
+    *,
+    identifier_key: str,
 ) -> list[dict[str, Any] | TrustRegError]:
     """One answer per identifier, in order; a row that cannot be answered gets the
     error saying why (bad identifier, not in the registry, a person without purpose).
 
-    The query itself is checked first: an unknown decision or purpose refuses all.
+    Subjects are found by the keyed hash of the identifier under ``identifier_key``
+    (the store's key, setting ``identifier_key``). The query itself is checked first:
+    an unknown decision or purpose refuses all.
     """
     now = datetime.now(UTC)
     known_at = moment(query.known_at, now)
     on = query.on or now.date()
-    if query.purpose is not None and query.purpose not in PURPOSES:
-        raise ValidationError("purpose", f"'{query.purpose}' is not one of {', '.join(PURPOSES)}")
+    access.check_purpose(query.purpose)
     results: list[dict[str, Any] | TrustRegError] = []
     with transaction(factory) as session:
 
@@ -89,22 +96,20 @@ def check_many(
             )
         for start in range(0, len(identifiers), CHUNK):
             chunk = identifiers[start : start + CHUNK]
-            results += _check_chunk(session, chunk, query, on, known_at, rulebook_for, now)
+            found = [_find(session, text, query, identifier_key) for text in chunk]
+            results += _check_chunk(session, found, query, on, known_at, rulebook_for, now)
     return results
 
 
 def _check_chunk(
     session: Session,
-    identifiers: Sequence[str],
+    found: Sequence[tuple[Identifier, Subject] | TrustRegError],
     query: EligibilityQuery,
     on: date,
     known_at: datetime | None,
     rulebook_for: Callable[[date], Rulebook],
     now: datetime,
 ) -> list[dict[str, Any] | TrustRegError]:
-    found: list[tuple[Identifier, Subject] | TrustRegError] = [
-        _find(session, text, query) for text in identifiers
-    ]
     subject_ids = {item[1].id for item in found if isinstance(item, tuple)}
     versions = store.record_versions(session, subject_ids)
     answers: dict[int, Eligibility] = {}
@@ -138,30 +143,35 @@ def _check_chunk(
 
 
 def _find(
-    session: Session, text: str, query: EligibilityQuery
+    session: Session, text: str, query: EligibilityQuery, key: str
 ) -> tuple[Identifier, Subject] | TrustRegError:
     try:
         identifier = parse_identifier(text)
     except ValidationError as exc:
         return exc
     shown = f"{identifier.scheme}:{mask_identifier(identifier)}"
-    # A person's number is refused before it is looked up: without a purpose, nobody
-    # may learn even whether the registry holds anything on that person.
-    if query.purpose is None and set(SCHEME_KINDS[identifier.scheme]) <= set(PERSON_KINDS):
-        return _purpose_needed(shown)
-    subject = queries.subject_by_identifier(session, identifier)
+    # A person's number is refused before it is looked up: without leave (a verified
+    # checker's, with a declared purpose), nobody may learn even whether the registry
+    # holds anything on that person.
+    if set(SCHEME_KINDS[identifier.scheme]) <= set(PERSON_KINDS):
+        refused = _refused(shown, query)
+        if refused is not None:
+            return refused
+    subject = queries.subject_by_identifier(session, identifier, key)
     if subject is None:
         return NotFound(f"no subject with identifier {shown} in the registry")
-    if subject.kind in PERSON_KINDS and query.purpose is None:
-        return _purpose_needed(shown)
+    if subject.kind in PERSON_KINDS:
+        return _refused(shown, query) or (identifier, subject)
     return identifier, subject
 
 
-def _purpose_needed(shown: str) -> Forbidden:
-    return Forbidden(
-        f"{shown} identifies a person: checking a person needs a declared purpose "
-        f"({', '.join(PURPOSES)}), and is logged"
-    )
+def _refused(shown: str, query: EligibilityQuery) -> TrustRegError | None:
+    """Why the asker may not check a person (``services.access``), or None."""
+    try:
+        access.authorise(query.actor, query.purpose)
+    except (Unauthorized, Forbidden) as exc:
+        return type(exc)(f"{shown} identifies a person: {exc.detail}")
+    return None
 
 
 def _answer_view(
@@ -189,25 +199,17 @@ def _log_person_check(
     session: Session, subject: Subject, query: EligibilityQuery, view: dict[str, Any], now: datetime
 ) -> None:
     """Every check of a person is an audit entry: who, when, why, and what was shown."""
-    append_audit(
-        session,
-        actor=query.actor,
-        action="person_check",
-        target=f"subject:{subject.id}",
-        detail={
-            "purpose": query.purpose,
-            "check": "eligibility",
-            "decision": query.decision,
-            "on": view["on"],
-            "known_at": view["known_at"],
-            "shown": {
-                "answer": view["answer"],
-                "eligible_from": view["eligible_from"],
-                "consequences": [c["code"] for c in view["consequences"]],
-            },
-        },
-        now=now,
-    )
+    shown = {
+        "decision": query.decision,
+        "on": view["on"],
+        "known_at": view["known_at"],
+        "answer": view["answer"],
+        "eligible_from": view["eligible_from"],
+        "consequences": [c["code"] for c in view["consequences"]],
+    }
+    # Leave was granted when the subject was found (``_find``); asked again for the grant.
+    grant = access.authorise(query.actor, query.purpose)
+    access.log_lookups(session, grant, [(subject.id, shown)], "eligibility", now)
 
 
 def _decisions(rulebook: Rulebook) -> set[str]:

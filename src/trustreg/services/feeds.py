@@ -39,6 +39,7 @@ class Applier(Protocol):
         source: str,
         items: Sequence[Any],
         now: datetime,
+        key: str,
     ) -> ChunkOutcome: ...
 
 

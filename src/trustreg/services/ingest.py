@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -43,6 +43,9 @@ READER_PROCESS_MIN_BYTES = 8 << 20
 
 @dataclass(frozen=True, slots=True)
 class ImportOptions:
+    # The identifier key (setting ``identifier_key``): identifiers are stored and found
+    # by their keyed hash. Required: a wrong key would store persons nobody can find.
+    identifier_key: str = field(kw_only=True)
     file_format: str | None = None
     encoding: str | None = None
     rejects_path: Path | None = None
@@ -153,7 +156,7 @@ def _run_batch(
     report = ImportReport(batch_id, fmt.file_format, fmt.encoding)
     try:
         for chunk in validated:
-            on_rejections(_apply_chunk(factory, feed, batch_id, chunk, report, path.name))
+            on_rejections(_apply_chunk(factory, feed, batch_id, chunk, report, path.name, options))
             if progress:
                 progress(chunk.bytes_read)
     except BaseException:
@@ -170,10 +173,11 @@ def _apply_chunk(
     chunk: ValidatedChunk,
     report: ImportReport,
     source: str,
+    options: ImportOptions,
 ) -> list[Rejection]:
     with transaction(factory) as session:
         now = utcnow()
-        outcome = feed.apply(session, batch_id, source, chunk.items, now)
+        outcome = feed.apply(session, batch_id, source, chunk.items, now, options.identifier_key)
         assessments.refresh(session, outcome.subjects, now, fresh=outcome.new_subjects)
         writes.add_batch_counts(
             session,

@@ -1,20 +1,32 @@
-"""Applying a chunk of validated record rows to the store."""
+"""Applying a chunk of validated record rows to the store.
+
+Notice. A new record of a type with ``notice_days`` is published only from
+``published_from``, the day it arrived plus the notice period (unless its type says
+``publish_during_notice``), and its subject is told at once, with that day and how to
+dispute. A record a reviewer removed after a dispute stays removed: a resubmission of
+its reference is rejected, and only a new decision under a new reference brings the
+fact back.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from trustreg.core.rulebook import RecordType
 from trustreg.core.validation import RecordInput
 from trustreg.services.feed_reader import FeedRow
 from trustreg.services.ingest_chunk import ChunkOutcome
-from trustreg.store import writes
+from trustreg.services.notifications import NOTICE
+from trustreg.store import queries, writes
 from trustreg.store.models import Record
+from trustreg.store.models_access import Notification
 
 # Fields an authority's resubmission may change; anything else is provenance.
 COMPARED = (
@@ -28,7 +40,9 @@ COMPARED = (
     "summary",
 )
 # Statuses the registry sets itself; a resubmission saying "active" does not undo them.
-REGISTRY_STATUSES = ("disputed", "repaired", "expired")
+REGISTRY_STATUSES = ("disputed", "repaired", "expired", "suspended", "removed")
+# Only the authority's revocation ends a suspension; anything else waits for the decision.
+ENDS_SUSPENSION = ("revoked",)
 
 
 class RecordItem(tuple[Any, ...]):
@@ -54,6 +68,7 @@ class RecordItem(tuple[Any, ...]):
     currency: str | None = property(itemgetter(12))  # type: ignore[assignment]
     status: str = property(itemgetter(13))  # type: ignore[assignment]
     summary: str = property(itemgetter(14))  # type: ignore[assignment]
+    notified_on: date | None = property(itemgetter(15))  # type: ignore[assignment]
 
 
 def pack(row: FeedRow, record: RecordInput) -> RecordItem:
@@ -75,6 +90,7 @@ def pack(row: FeedRow, record: RecordInput) -> RecordItem:
             record.currency,
             record.status,
             record.summary,
+            record.notified_on,
         )
     )
 
@@ -94,15 +110,18 @@ def apply(
     source: str,
     items: Sequence[RecordItem],
     now: datetime,
+    key: str,
 ) -> ChunkOutcome:
     """Create, update or leave each record; reject in-file duplicates and kind conflicts.
 
     New records are inserted first, skipping keys already stored; only when some
     were skipped are the stored ones read back and compared. A fresh feed thus
-    costs no look-up of its records at all.
+    costs no look-up of its records at all. Subjects are found and created by the
+    keyed hash of their identifier under ``key``.
     """
     outcome = ChunkOutcome()
-    subjects = _subject_ids(session, batch_id, items, now, outcome)
+    rules = queries.rulebook_in_force(session, now.date()).record_types
+    subjects = _subject_ids(session, batch_id, items, now, outcome, key)
     refused = {r.row for r in outcome.rejections}
     seen: dict[tuple[int, str], int] = {}
     candidates: list[tuple[RecordItem, dict[str, Any]]] = []
@@ -114,12 +133,86 @@ def apply(
         if first != record.number:
             _reject_repeat(outcome, record, first)
             continue
-        candidates.append((record, _values(record, subject_id, batch_id, source, now)))
+        values = _values(record, subject_id, batch_id, source, now)
+        notified = record.notified_on or now.date()
+        values["published_from"] = published_from(rules.get(record.record_type), notified)
+        candidates.append((record, values))
     outcome.created = writes.insert_records(session, [v for _, v in candidates], batch_id, now)
+    if outcome.created:
+        _give_notice(session, batch_id, [v for _, v in candidates], rules, now)
     if outcome.created < len(candidates):
         _resubmitted(session, batch_id, candidates, now, outcome)
     outcome.subjects.update(v["subject_id"] for _, v in candidates)
     return outcome
+
+
+def published_from(rule: RecordType | None, notified: date) -> date | None:
+    """The first day a record whose subject was notified on ``notified`` (the day it
+    arrived, or the day its authority gave notice) may be published; None: no
+    notice period, or its type publishes during the notice."""
+    if rule is None or rule.notice_days <= 0 or rule.publish_during_notice:
+        return None
+    return notified + timedelta(days=rule.notice_days)
+
+
+def _give_notice(
+    session: Session,
+    batch_id: int,
+    rows: Sequence[dict[str, Any]],
+    rules: Mapping[str, RecordType],
+    now: datetime,
+) -> None:
+    """Tell the subject of every record just created whose type has a notice period:
+    which record, from when it is published, and where to dispute it."""
+    noticed = [t for t, rule in rules.items() if rule.notice_days > 0]
+    numbers = [r["source_row"] for r in rows if r["record_type"] in noticed]
+    if not numbers:
+        return
+    created = session.execute(
+        select(
+            Record.id,
+            Record.subject_id,
+            Record.record_type,
+            Record.reference,
+            Record.published_from,
+        ).where(
+            Record.batch_id == batch_id,
+            Record.source_row.between(min(numbers), max(numbers)),
+            Record.created_at == now,
+            Record.record_type.in_(noticed),
+            Record.status != "revoked",
+        )
+    ).all()
+    notices = [
+        {
+            "subject_id": subject_id,
+            "record_id": record_id,
+            "kind": NOTICE,
+            "detail": notice_detail(record_id, record_type, reference, publish, now.date()),
+            "created_at": now,
+        }
+        for record_id, subject_id, record_type, reference, publish in created
+    ]
+    if notices:
+        # An ORM bulk insert (one executemany): an import may create millions of records.
+        session.execute(insert(Notification), notices)
+
+
+def notice_detail(
+    record_id: int, record_type: str, reference: str, publish: date | None, today: date
+) -> dict[str, Any]:
+    """What the notice of a new record tells its subject."""
+    return {
+        "record": record_id,
+        "record_type": record_type,
+        "reference": reference,
+        "published_from": (publish or today).isoformat(),
+        "dispute": f"/records/{record_id}/dispute",
+        "how_to_dispute": (
+            "A representative of the subject, signed in, can dispute the record with "
+            "reasons and evidence on its page, before or after it is published."
+        ),
+    }
 
 
 def _reject_repeat(outcome: ChunkOutcome, row: RecordItem, first: int) -> None:
@@ -147,6 +240,15 @@ def _resubmitted(
             if old["seen_row"] != record.number:  # else: this very row inserted it just now
                 _reject_repeat(outcome, record, old["seen_row"])
             continue
+        if old["status"] == "removed":
+            outcome.reject(
+                record.number,
+                "reference",
+                f"record {old['id']} with this reference was removed after a dispute; "
+                "a new decision needs a new reference",
+                record.raw,
+            )
+            continue
         _plan_update(plan, old, values, record, batch_id, record.number, now)
     writes.update_records(session, plan.changes)
     writes.mark_seen(session, Record, plan.unchanged)
@@ -166,11 +268,15 @@ def _plan_update(
 ) -> None:
     if old["status"] in REGISTRY_STATUSES and values["status"] == "active":
         values["status"] = old["status"]
+    if old["status"] == "suspended" and values["status"] not in ENDS_SUSPENSION:
+        values["status"] = old["status"]
     changed = [f for f in COMPARED if old[f] != values[f]]
     if not changed:
         plan.unchanged.append((old["id"], batch_id, row_number))
         return
     del values["created_at"]
+    # The notice period ran from the record's first arrival; a resubmission keeps it.
+    values.pop("published_from", None)
     # A new status takes effect the day the registry learns it; otherwise it keeps its day.
     values["status_since"] = now.date() if "status" in changed else old["status_since"]
     plan.changes.append({"id": old["id"], **values})
@@ -231,9 +337,10 @@ def _subject_ids(
     items: Sequence[RecordItem],
     now: datetime,
     outcome: ChunkOutcome,
+    key: str,
 ) -> dict[tuple[str, str], int]:
     """Find or create the subject of each row; reject rows whose kind contradicts the store."""
-    known = writes.find_subjects(session, [r.identifier for r in items])
+    known = writes.find_subjects(session, [r.identifier for r in items], key)
     ids = {ident: k.id for ident, k in known.items()}
     kinds = {ident: k.kind for ident, k in known.items()}
     new: dict[tuple[str, str], writes.NewSubject] = {}
@@ -254,7 +361,7 @@ def _subject_ids(
                 _subject_fields(record, batch_id, now),
                 [(record.subject_name, "original")],
             )
-    created = writes.create_subjects(session, batch_id, list(new.values()))
+    created = writes.create_subjects(session, batch_id, list(new.values()), key)
     outcome.new_subjects.update(created)
     ids.update(zip(new, created, strict=True))
     return ids

@@ -24,11 +24,15 @@ def apply(
     source: str,
     items: Sequence[tuple[FeedRow, SubjectInput]],
     now: datetime,
+    key: str,
 ) -> ChunkOutcome:
-    """Create new subjects, update changed ones (a new name keeps the old as former)."""
+    """Create new subjects, update changed ones (a new name keeps the old as former).
+
+    Subjects are found and stored by the keyed hash of their identifier under ``key``.
+    """
     del source  # subjects keep the batch and row; the batch names the file
     outcome = ChunkOutcome()
-    known = writes.find_subjects(session, [s.identifier for _, s in items])
+    known = writes.find_subjects(session, [s.identifier for _, s in items], key)
     seen: dict[Identifier, int] = {}
     new: list[writes.NewSubject] = []
     existing: list[tuple[FeedRow, SubjectInput, int]] = []
@@ -51,7 +55,7 @@ def apply(
             )
         else:
             existing.append((row, subject, old.id))
-    outcome.new_subjects.update(writes.create_subjects(session, batch_id, new))
+    outcome.new_subjects.update(writes.create_subjects(session, batch_id, new, key))
     outcome.subjects.update(outcome.new_subjects)
     outcome.created += len(new)
     _update_existing(session, batch_id, existing, now, outcome)

@@ -63,7 +63,7 @@ def published_lists(factory: sessionmaker[Session]) -> list[dict[str, Any]]:
     return [list_view(listed, counts.get(code, 0)) for code, listed in rulebook.lists.items()]
 
 
-MASKED_SEARCH_LIMIT = 200  # entries read for one masked number (an area's listed persons)
+MASKED_SEARCH_LIMIT = 200  # entries read for one masked number (the persons who share it)
 
 
 def published_persons(
@@ -77,11 +77,9 @@ def published_persons(
     """
     with transaction(factory) as session:
         rulebook = queries.rulebook_in_force(session, datetime.now(UTC).date())
-        rows = store.open_person_entries(session, masked.scheme, masked.head, MASKED_SEARCH_LIMIT)
+        rows = store.open_person_entries(session, masked.scheme, masked.value, MASKED_SEARCH_LIMIT)
     found = []
     for row, list_code, value in rows:
-        if not masked.matches(value):
-            continue
         listed = rulebook.lists.get(list_code)
         found.append(
             {

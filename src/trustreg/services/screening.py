@@ -7,7 +7,9 @@ processes. A check answers with candidates, their scores, decisions, the evidenc
 and against, and each subject's current grade and lists.
 
 Persons: person entries are only shown to a caller who declared a purpose (the same
-rule as every person look-up), and every check that showed a person is logged.
+rule as every person look-up), and every check that showed a person is logged. A
+person's number is compared by its keyed hash (the registry keeps no other full form),
+so the index holds the identifier key; the answer shows such numbers masked.
 """
 
 from __future__ import annotations
@@ -23,13 +25,19 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from trustreg.core.blocking import Candidate, ScreeningIndex, filed
-from trustreg.core.identifiers import Identifier, mask_identifier, parse_identifier
-from trustreg.core.matching import Party, Thresholds, profile
-from trustreg.core.vocabulary import PERSON_KINDS, PURPOSES, SUBJECT_KINDS
-from trustreg.errors import Forbidden, ValidationError
+from trustreg.core.identifiers import (
+    PERSON_SCHEMES,
+    Identifier,
+    mask_identifier,
+    parse_identifier,
+)
+from trustreg.core.matching import Party, Thresholds, profile, with_hashed_numbers
+from trustreg.core.vocabulary import PERSON_KINDS, SUBJECT_KINDS
+from trustreg.errors import ValidationError
+from trustreg.services import access
+from trustreg.services.accounts import ANONYMOUS
 from trustreg.store import screening as store
 from trustreg.store.db import transaction
-from trustreg.store.writes import append_audit
 
 PREPARE_CHUNK = 5_000
 PARALLEL_FROM = 50_000  # below this many subjects, one process prepares them faster
@@ -47,14 +55,24 @@ class Shown:
 
 
 class RegistryIndex:
-    """The screening index of one store, rebuilt when the store has new subjects."""
+    """The screening index of one store, rebuilt when the store has new subjects.
+
+    ``identifier_key`` is the store's identifier key (setting ``identifier_key``): a
+    query's person number is hashed with it to meet the entries' hashes.
+    """
 
     def __init__(
-        self, factory: sessionmaker[Session], thresholds: Thresholds, workers: int = 1
+        self,
+        factory: sessionmaker[Session],
+        thresholds: Thresholds,
+        workers: int = 1,
+        *,
+        identifier_key: str,
     ) -> None:
         self.factory = factory
         self.thresholds = thresholds
         self.workers = workers
+        self.identifier_key = identifier_key
         self._lock = threading.Lock()
         self._index: ScreeningIndex | None = None
         self._shown: dict[int, Shown] = {}
@@ -104,11 +122,14 @@ class RegistryIndex:
 
 
 def entry_party(entry: store.ScreeningEntry) -> Party:
-    """A registry subject as the matcher sees it."""
+    """A registry subject as the matcher sees it (a person's number as its hash)."""
     return Party(
         name=entry.name,
         kind=entry.kind,
-        identifiers=entry.identifiers,
+        identifiers=tuple(
+            (scheme, value_hash if scheme in PERSON_SCHEMES else value)
+            for scheme, value, value_hash in entry.identifiers
+        ),
         country=entry.country,
         birth_date=entry.birth_date.isoformat() if entry.birth_date else None,
         # No address: the register holds a region, which the names already compare;
@@ -120,9 +141,9 @@ def entry_party(entry: store.ScreeningEntry) -> Party:
 def _shown(entry: store.ScreeningEntry) -> Shown:
     main = ""
     if entry.identifiers:
-        identifier = Identifier(*entry.identifiers[0])
-        value = mask_identifier(identifier) if entry.kind in PERSON_KINDS else identifier.value
-        main = f"{identifier.scheme}:{value}"
+        # As stored: a person's number is kept masked only.
+        scheme, value, _hash = entry.identifiers[0]
+        main = f"{scheme}:{value}"
     return Shown(entry.subject_id, entry.name, entry.kind, main)
 
 
@@ -198,31 +219,30 @@ def check(
     query: CheckQuery,
     top: int = 5,
     purpose: str | None = None,
-    actor: str = "anonymous",
+    actor: access.Asker = ANONYMOUS,
+    channel: str = "check",
 ) -> dict[str, Any]:
-    """Check one counterparty: candidates with score, decision, explanation, standing."""
-    if purpose is not None and purpose not in PURPOSES:
-        raise ValidationError("purpose", f"'{purpose}' is not one of {', '.join(PURPOSES)}")
+    """Check one counterparty: candidates with score, decision, explanation, standing.
+
+    Organisations only, for anyone; persons too only with leave from the gate
+    (``services.access``: a verified checker, or the CLI, with a declared purpose),
+    and each person shown is logged (``channel``: check, or page for the portal)."""
+    access.check_purpose(purpose)
     if not 1 <= top <= MAX_TOP:
         raise ValidationError("top", f"must be between 1 and {MAX_TOP}")
-    if query.kind in PERSON_KINDS and purpose is None:
-        raise Forbidden(_PURPOSE_NEEDED)
+    wants_persons = purpose is not None or query.kind in PERSON_KINDS
+    grant = access.authorise(actor, purpose) if wants_persons else None
     party = query_party(query)
     index, shown = registry.current()
-    found = index.search(party, top, persons=purpose is not None)
+    compared = with_hashed_numbers(party, registry.identifier_key)
+    found = index.search(compared, top, persons=grant is not None)
     with transaction(registry.factory) as session:
         standing = store.standings(session, [c.subject_id for c in found])
         views = [candidate_view(c, shown[c.subject_id], standing) for c in found]
         people = [v for v in views if v["kind"] in PERSON_KINDS]
-        if people:
-            log_person_checks(session, actor, purpose, "check", people)
+        if people and grant is not None:
+            log_person_checks(session, grant.actor, grant.purpose, channel, people)
     return {"query": party_view(party), "candidates": views}
-
-
-_PURPOSE_NEEDED = (
-    "checking a person needs a declared purpose "
-    f"({', '.join(PURPOSES)}), and every such check is logged"
-)
 
 
 def candidate_view(
@@ -245,10 +265,12 @@ def candidate_view(
 
 
 def party_view(party: Party) -> dict[str, Any]:
+    """The query as the answer repeats it (a person's number masked: answers get logged,
+    cached and forwarded, and the number is not the registry's to publish)."""
     return {
         "name": party.name,
         "kind": party.kind,
-        "identifiers": [f"{s}:{v}" for s, v in party.identifiers],
+        "identifiers": [f"{s}:{mask_identifier(Identifier(s, v))}" for s, v in party.identifiers],
         "country": party.country,
         "birth_date": party.birth_date,
         "address": party.address,
@@ -262,19 +284,13 @@ def log_person_checks(
     how: str,
     people: Sequence[dict[str, Any]],
 ) -> None:
-    """One audit entry for the persons one check or screening showed."""
-    append_audit(
+    """One audit entry for each person a check or screening showed, with target
+    ``subject:ID`` (the index the person's access log reads): ``services.access``."""
+    shown = ("score", "decision", "grade", "lists")
+    access.log_lookups(
         session,
-        actor=actor,
-        action="person_check",
-        target=",".join(f"subject:{p['subject']}" for p in people[:5])[:200],
-        detail={
-            "purpose": purpose,
-            "check": how,
-            "shown": [
-                {"subject": p["subject"], "score": p["score"], "decision": p["decision"]}
-                for p in people
-            ],
-        },
-        now=datetime.now(UTC),
+        access.Grant(actor, purpose or ""),
+        [(p["subject"], {k: p[k] for k in shown if k in p}) for p in people],
+        how,
+        datetime.now(UTC),
     )

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from trustreg.core.blocking import ScreeningIndex
-from trustreg.core.matching import Party
+from trustreg.core.matching import Party, with_hashed_numbers
 from trustreg.core.vocabulary import PERSON_KINDS, PURPOSES
 from trustreg.errors import Conflict, TrustRegError, ValidationError
 from trustreg.services import screening
@@ -114,7 +114,7 @@ def screen_file(
         with source.open("rb") as handle:
             lines = LineSource(handle, feed.encoding, options.max_line_bytes)
             rows = read_rows(lines, feed.file_format, SCREEN_COLUMNS, ("ref", "name"))
-            queries = _queries(rows, run, options, report)
+            queries = _queries(rows, run, options, registry.identifier_key)
             for found in _matched(index, _chunks(queries), options):
                 _write_chunk(registry, shown, found, run, options, report)
                 if progress:
@@ -210,9 +210,10 @@ class _Run:
 
 
 def _queries(
-    rows: Iterator[FeedRow | RowProblem], run: _Run, options: ScreenOptions, report: ScreenReport
+    rows: Iterator[FeedRow | RowProblem], run: _Run, options: ScreenOptions, key: str
 ) -> Iterator[Query | tuple[int, str, str, str]]:
-    """Each row as a query, or as a rejection (row, ref, field, reason)."""
+    """Each row as a query (a person's number hashed with the identifier ``key``, as
+    the index compares it), or as a rejection (row, ref, field, reason)."""
     for row in rows:
         if row.number <= run.done:
             continue
@@ -222,7 +223,7 @@ def _queries(
         fields = row.fields
         ref = fields.get("ref", "").strip()
         try:
-            yield (row.number, ref, _party(fields, options))
+            yield (row.number, ref, with_hashed_numbers(_party(fields, options), key))
         except TrustRegError as exc:
             field = exc.field if isinstance(exc, ValidationError) else "row"
             reason = exc.reason if isinstance(exc, ValidationError) else exc.detail

@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from trustreg.core.vocabulary import PURPOSES
-from trustreg.errors import NotFound, TrustRegError, ValidationError
-from trustreg.services import screening
+from trustreg.errors import NotFound, TrustRegError
+from trustreg.services import access, screening
+from trustreg.services.accounts import ANONYMOUS
 from trustreg.services.screening_file import ScreenOptions, ScreenReport, screen_file
 from trustreg.store.db import transaction
 from trustreg.store.models import ScreeningJob
@@ -38,11 +38,17 @@ def submit(
     data: bytes,
     file_format: str,
     options: ScreenOptions,
+    asker: access.Asker = ANONYMOUS,
 ) -> dict[str, Any]:
-    """Save the file, queue the job, and return its status."""
-    if options.purpose is not None and options.purpose not in PURPOSES:
-        # Refused now, not as a job that fails later: the caller is still listening.
-        raise ValidationError("purpose", f"'{options.purpose}' is not one of {', '.join(PURPOSES)}")
+    """Save the file, queue the job, and return its status.
+
+    With a purpose (persons screened too) ``asker`` needs leave to look persons up
+    (``services.access``): refused now, not as a job that fails later, since the caller
+    is still listening. The job runs, and logs, under the asker's name."""
+    access.check_purpose(options.purpose)
+    if options.purpose is not None:
+        grant = access.authorise(asker, options.purpose)
+        options = replace(options, actor=grant.actor)
     job_id = uuid.uuid4().hex
     folder = job_folder(data_dir, job_id)
     folder.mkdir(parents=True)
@@ -89,8 +95,18 @@ def status(registry: screening.RegistryIndex, job_id: str) -> dict[str, Any]:
         }
 
 
-def result_path(registry: screening.RegistryIndex, data_dir: Path, job_id: str) -> Path:
-    """The finished result file; NotFound while the job is not done."""
+def result_path(
+    registry: screening.RegistryIndex,
+    data_dir: Path,
+    job_id: str,
+    asker: access.Asker = ANONYMOUS,
+) -> Path:
+    """The finished result file; NotFound while the job is not done, and for anyone
+    but its submitter when it screened persons (the result names them)."""
+    with transaction(registry.factory) as session:
+        job = session.get(ScreeningJob, job_id)
+        if job is not None and job.purpose is not None and job.actor != access.label(asker):
+            raise NotFound(f"no screening {job_id}")
     if status(registry, job_id)["status"] != "done":
         raise NotFound(f"screening {job_id} has no result yet; see its status")
     return job_folder(data_dir, job_id) / "result.csv"

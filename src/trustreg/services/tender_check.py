@@ -98,10 +98,15 @@ def read_bidders(data: bytes, where: str, max_rows: int | None = None) -> Bidder
 
 
 def answer_bidders(
-    factory: sessionmaker[Session], bidders: Bidders, query: EligibilityQuery
+    factory: sessionmaker[Session],
+    bidders: Bidders,
+    query: EligibilityQuery,
+    *,
+    identifier_key: str,
 ) -> list[dict[str, Any] | TrustRegError]:
     """One answer (or error) per bidder, in order."""
-    return check_many(factory, [row["identifier"] for row in bidders.rows], query)
+    identifiers = [row["identifier"] for row in bidders.rows]
+    return check_many(factory, identifiers, query, identifier_key=identifier_key)
 
 
 def answer_cells(answer: dict[str, Any] | TrustRegError) -> dict[str, str]:
@@ -146,7 +151,12 @@ def write_answers(
 
 
 def check_file(
-    factory: sessionmaker[Session], source: Path, target: Path, query: EligibilityQuery
+    factory: sessionmaker[Session],
+    source: Path,
+    target: Path,
+    query: EligibilityQuery,
+    *,
+    identifier_key: str,
 ) -> TenderReport:
     """Answer every bidder of ``source`` into ``target`` (.jsonl: JSON Lines, else CSV).
 
@@ -159,7 +169,7 @@ def check_file(
     except OSError as exc:
         raise InputFileError(f"{source}: cannot be read ({exc.strerror})") from exc
     bidders = read_bidders(data, str(source))
-    answers = answer_bidders(factory, bidders, query)
+    answers = answer_bidders(factory, bidders, query, identifier_key=identifier_key)
     partial = target.with_name(target.name + ".partial")
     output_format = "jsonl" if target.suffix == ".jsonl" else "csv"
     with partial.open("w", encoding="utf-8", newline="") as handle:

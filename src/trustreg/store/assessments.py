@@ -40,6 +40,7 @@ def record_versions(
             RecordStatusChange.status,
             func.coalesce(RecordStatusChange.status_since, Record.effective_from),
             Record.reference,
+            Record.published_from,
         )
         .join(Record, Record.id == RecordStatusChange.record_id)
         .where(Record.subject_id.in_(list(subject_ids)))
@@ -55,6 +56,7 @@ def record_versions(
                 status=row[6],
                 status_since=_as_date(row[7]),
                 reference=row[8],
+                published_from=row[9],
             )
         )
     return found
@@ -270,6 +272,7 @@ def current_facts(session: Session, subject_ids: Collection[int]) -> dict[int, l
             Record.status,
             func.coalesce(Record.status_since, Record.effective_from),
             Record.reference,
+            Record.published_from,
         ).where(Record.subject_id.in_(list(subject_ids)))
     )
     for row in rows:
@@ -281,6 +284,7 @@ def current_facts(session: Session, subject_ids: Collection[int]) -> dict[int, l
                 status=row[4],
                 status_since=_as_date(row[5]),
                 reference=row[6],
+                published_from=row[7],
             )
         )
     return found

@@ -115,20 +115,20 @@ def open_entries(
 
 
 def open_person_entries(
-    session: Session, scheme: str, head: str, limit: int
+    session: Session, scheme: str, masked: str, limit: int
 ) -> list[tuple[EntryRow, str, str]]:
-    """Open list entries of persons whose ``scheme`` identifier starts with ``head``:
-    (entry, list code, identifier value), at most ``limit``, newest first."""
+    """Open list entries of persons whose ``scheme`` identifier, as stored (masked), is
+    ``masked``: (entry, list code, identifier value), at most ``limit``, newest first."""
     query = (
         _open_entries_columns()
         .add_columns(ListEntry.list_code, Identifier.value)
         .join(Identifier, Identifier.subject_id == ListEntry.subject_id)
         .where(
             Subject.kind.in_(PERSON_KINDS),
+            # A person's number is kept in its masked form: equal is found by the
+            # (scheme, value) index on both engines.
             Identifier.scheme == scheme,
-            # A range rather than LIKE: it uses the (scheme, value) index on both engines.
-            Identifier.value >= head,
-            Identifier.value < head + "\uffff",
+            Identifier.value == masked,
         )
         .order_by(ListEntry.entered_on.desc(), ListEntry.id.desc())
         .limit(limit)

@@ -71,14 +71,25 @@ class Subject(Base):
 
 
 class Identifier(Base):
-    """One identifier of a subject, unique per scheme across the registry."""
+    """One identifier of a subject, unique per scheme across the registry.
+
+    ``value_hash`` is the keyed hash of the full identifier (``core.identifiers``;
+    the key is configuration, never stored here): every look-up by identifier goes
+    through it. A person's number is held only as that hash and its masked form in
+    ``value`` (two persons may share a masked form); an organisation's is in clear.
+    """
 
     __tablename__ = "identifiers"
-    __table_args__ = (UniqueConstraint("scheme", "value"),)
+    __table_args__ = (
+        UniqueConstraint("scheme", "value_hash"),
+        # The published (masked) number finds its list entries (``store.lists``).
+        Index("ix_identifiers_scheme_value", "scheme", "value"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"), index=True)
     scheme: Mapped[str] = mapped_column(String(16))
     value: Mapped[str] = mapped_column(String(64))
+    value_hash: Mapped[str] = mapped_column(String(64))
 
     subject: Mapped[Subject] = relationship(back_populates="identifiers")
 
@@ -282,7 +293,8 @@ class AuditEntry(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(64))
-    target: Mapped[str] = mapped_column(String(200))
+    # Indexed: a subject's access log reads its entries (``subject:ID``) by target.
+    target: Mapped[str] = mapped_column(String(200), index=True)
     detail: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -354,3 +366,4 @@ class Dispute(Base):
 # The access and due-process models live in their own module; importing it here puts
 # them in ``Base.metadata`` wherever the models are used.
 from trustreg.store import models_access as _models_access  # noqa: E402, F401
+from trustreg.store import models_watch as _models_watch  # noqa: E402, F401

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from trustreg.core import rulebook as core_rulebook
 from trustreg.core.identifiers import Identifier as IdentifierValue
+from trustreg.core.identifiers import identifier_hash
 from trustreg.errors import NotFound
 from trustreg.store.models import (
     Assessment,
@@ -110,11 +111,16 @@ def authority_by_token_hash(session: Session, token_hash: str) -> AuthorityToken
     return session.scalar(select(AuthorityToken).where(AuthorityToken.token_hash == token_hash))
 
 
-def subject_by_identifier(session: Session, identifier: IdentifierValue) -> Subject | None:
+def subject_by_identifier(
+    session: Session, identifier: IdentifierValue, key: str
+) -> Subject | None:
+    """The subject holding this canonical identifier, found by its keyed hash under
+    ``key`` (the store keeps no person's full number to compare with)."""
+    digest = identifier_hash(key, identifier)
     return session.scalar(
         select(Subject)
         .join(Identifier, Identifier.subject_id == Subject.id)
-        .where(Identifier.scheme == identifier.scheme, Identifier.value == identifier.value)
+        .where(Identifier.scheme == identifier.scheme, Identifier.value_hash == digest)
         .options(selectinload(Subject.identifiers), selectinload(Subject.names))
     )
 

@@ -20,7 +20,9 @@ class ScreeningEntry(NamedTuple):
     kind: str
     name: str
     other_names: tuple[str, ...]
-    identifiers: tuple[tuple[str, str], ...]
+    # (scheme, value as stored, keyed hash): a person's value is masked, so the
+    # matcher compares persons' numbers by their hash.
+    identifiers: tuple[tuple[str, str, str], ...]
     country: str | None
     birth_date: date | None
     region: str | None
@@ -54,15 +56,18 @@ def entries(session: Session, after: int = 0, batch: int = 20_000) -> Iterator[S
         )
         identifiers = _by_subject(
             session.execute(
-                select(Identifier.subject_id, Identifier.scheme, Identifier.value).where(
-                    Identifier.subject_id.between(low, high)
-                )
+                select(
+                    Identifier.subject_id,
+                    Identifier.scheme,
+                    Identifier.value,
+                    Identifier.value_hash,
+                ).where(Identifier.subject_id.between(low, high))
             ).all()
         )
         for sid, kind, name, country, birth, region in subjects:
             others = tuple(n for (n,) in names.get(sid, ()) if n != name)
             ranked = sorted(identifiers.get(sid, ()), key=_scheme_rank)
-            found = tuple((i[0], i[1]) for i in ranked)
+            found = tuple((i[0], i[1], i[2]) for i in ranked)
             yield ScreeningEntry(sid, kind, name, others, found, country, birth, region)
         after = high
 

@@ -11,12 +11,14 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, Protocol, cast
 
 from sqlalchemy import DateTime, Table, bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from trustreg.core import rulebook as core_rulebook
+from trustreg.core.identifiers import Identifier as IdentifierValue
+from trustreg.core.identifiers import identifier_hash, stored_identifier
 from trustreg.errors import Conflict
 from trustreg.store.bulk import bulk_insert
 from trustreg.store.models import (
@@ -125,27 +127,29 @@ class KnownSubject:
 
 
 def find_subjects(
-    session: Session, identifiers: Iterable[tuple[str, str]]
+    session: Session, identifiers: Iterable[tuple[str, str]], key: str
 ) -> dict[tuple[str, str], KnownSubject]:
-    """The subjects that hold any of these identifiers, one indexed query per scheme."""
-    by_scheme: dict[str, set[str]] = {}
+    """The subjects that hold any of these (canonical) identifiers, found by their
+    keyed hash under ``key``: one indexed query per scheme."""
+    by_scheme: dict[str, dict[str, tuple[str, str]]] = {}
     for scheme, value in identifiers:
-        by_scheme.setdefault(scheme, set()).add(value)
+        digest = identifier_hash(key, IdentifierValue(scheme, value))
+        by_scheme.setdefault(scheme, {})[digest] = (scheme, value)
     found: dict[tuple[str, str], KnownSubject] = {}
-    for scheme, values in by_scheme.items():
+    for scheme, wanted in by_scheme.items():
         rows = session.connection().execute(
             select(
-                Identifier.value,
+                Identifier.value_hash,
                 Subject.id,
                 Subject.kind,
                 Subject.seen_batch_id,
                 Subject.seen_row,
             )
             .join(Subject, Subject.id == Identifier.subject_id)
-            .where(Identifier.scheme == scheme, Identifier.value.in_(values))
+            .where(Identifier.scheme == scheme, Identifier.value_hash.in_(list(wanted)))
         )
-        for value, subject_id, kind, batch_id, source_row in rows:
-            found[(scheme, value)] = KnownSubject(subject_id, kind, batch_id, source_row)
+        for digest, subject_id, kind, batch_id, source_row in rows:
+            found[wanted[digest]] = KnownSubject(subject_id, kind, batch_id, source_row)
     return found
 
 
@@ -156,8 +160,13 @@ class NewSubject:
     names: Sequence[tuple[str, str]]
 
 
-def create_subjects(session: Session, batch_id: int, subjects: Sequence[NewSubject]) -> list[int]:
+def create_subjects(
+    session: Session, batch_id: int, subjects: Sequence[NewSubject], key: str
+) -> list[int]:
     """Insert subjects with their identifiers and names; returns their ids in order.
+
+    An identifier is stored as ``core.identifiers.stored_identifier`` gives it: with its
+    keyed hash under ``key``, and a person's number masked (the full number is not kept).
 
     Each new subject carries its batch and source row, unique within a batch, which
     finds the new ids again: a plain multi-row insert is many times faster than
@@ -177,12 +186,13 @@ def create_subjects(session: Session, batch_id: int, subjects: Sequence[NewSubje
         .all()
     )
     ids = [found[s.fields["source_row"]] for s in subjects]
+    stored = [stored_identifier(key, IdentifierValue(*s.identifier)) for s in subjects]
     bulk_insert(
         session,
         _table(Identifier),
         [
-            {"subject_id": sid, "scheme": s.identifier[0], "value": s.identifier[1]}
-            for sid, s in zip(ids, subjects, strict=True)
+            {"subject_id": sid, "scheme": i.scheme, "value": i.value, "value_hash": i.value_hash}
+            for sid, i in zip(ids, stored, strict=True)
         ],
     )
     add_names(
@@ -320,21 +330,62 @@ def append_audit(
     now: datetime,
 ) -> str:
     """Append one hash-chained audit entry; returns its hash."""
+    return append_audit_many(session, actor, action, [(target, detail)], now)
+
+
+def append_audit_many(
+    session: Session,
+    actor: str,
+    action: str,
+    entries: Sequence[tuple[str, Mapping[str, Any]]],
+    now: datetime,
+) -> str:
+    """Append entries (target, detail) of one actor and action, chained in this order,
+    in one flush; returns the hash of the last (the chain's new head)."""
     if session.get_bind().dialect.name == "postgresql":
         # One chain: concurrent writers wait for each other rather than fork it.
         session.execute(select(func.pg_advisory_xact_lock(AUDIT_LOCK_KEY)))
     prev = session.scalar(select(AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1))
     prev_hash = prev or GENESIS_HASH
-    detail_text = json.dumps(detail, sort_keys=True, ensure_ascii=False, default=str)
-    entry = AuditEntry(at=now, actor=actor, action=action, target=target, detail=detail_text)
-    entry.prev_hash = prev_hash
-    entry.entry_hash = audit_hash(prev_hash, entry)
-    session.add(entry)
-    session.flush()
-    return entry.entry_hash
+    rows = []
+    for target, detail in entries:
+        text = json.dumps(detail, sort_keys=True, ensure_ascii=False, default=str)
+        fields = _AuditRow(now, actor, action, target, text)
+        entry_hash = audit_hash(prev_hash, fields)
+        rows.append({**fields._asdict(), "prev_hash": prev_hash, "entry_hash": entry_hash})
+        prev_hash = entry_hash
+    if rows:
+        # Ids must follow the chain: sorting by parameter order makes the insert take
+        # the rows, and so their ids, in list order on every engine.
+        table = _table(AuditEntry)
+        session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+    return prev_hash
 
 
-def audit_hash(prev_hash: str, entry: AuditEntry) -> str:
+class _AuditRow(NamedTuple):
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    detail: str
+
+
+class AuditFields(Protocol):
+    """What an audit entry's hash covers: an ``AuditEntry`` or a row read back."""
+
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def actor(self) -> str: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def detail(self) -> str: ...
+
+
+def audit_hash(prev_hash: str, entry: AuditFields) -> str:
     """The hash that chains an audit entry to the one before it."""
     at = entry.at.replace(tzinfo=None).isoformat(timespec="microseconds")
     body = "\x1f".join((prev_hash, at, entry.actor, entry.action, entry.target, entry.detail))

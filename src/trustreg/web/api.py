@@ -11,12 +11,14 @@ from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from trustreg.core.validation import RECORD_COLUMNS
+from trustreg.core.vocabulary import PURPOSES
 from trustreg.errors import Forbidden, TrustRegError, Unauthorized
-from trustreg.services import accounts, assessments, ingest, registry, screening, subjects
+from trustreg.services import access, accounts, ingest, registry, screening
 from trustreg.services.feed_reader import FeedFormat, FeedRow, RowProblem
 from trustreg.services.ingest_chunk import Rejection
 from trustreg.store.db import transaction
 from trustreg.web.api_public import etag_response
+from trustreg.web.auth import CurrentActor, now_of
 from trustreg.web.deps import CurrentSettings, Sessions
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
@@ -26,6 +28,19 @@ MAX_RECORDS_PER_REQUEST = 10_000
 class PayloadTooLarge(TrustRegError):
     status = 413
     title = "Payload too large"
+
+
+# A person's records are shown only to a verified checker's token with the scope
+# ``check`` and a declared purpose (``services.access``); organisations to anyone.
+PurposeParam = Annotated[
+    str | None,
+    Query(
+        max_length=32,
+        description=f"Why a person is looked up: one of {', '.join(PURPOSES)}. Required "
+        "for a person (with a verified checker's token, scope check); the look-up is "
+        "logged and shown to the person. Not needed for organisations.",
+    ),
+]
 
 
 @router.get("/subjects/search")
@@ -41,27 +56,48 @@ def search_subjects(
 
 
 @router.get("/records/{record_id}")
-def get_record(record_id: int, factory: Sessions) -> dict[str, Any]:
+def get_record(
+    record_id: int,
+    factory: Sessions,
+    request: Request,
+    actor: CurrentActor,
+    purpose: PurposeParam = None,
+) -> dict[str, Any]:
     """One record: authority, decision reference, type with its legal basis, dates,
-    status history and provenance, and the subject it concerns."""
-    return subjects.find_record(factory, record_id)
+    status history and provenance, and the subject it concerns.
+
+    A person's record needs a checker's token and ``purpose`` (401/403 otherwise),
+    unless the rulebook publishes its type for persons and it is published today."""
+    return access.record_for(factory, actor, record_id, purpose, "api", now_of(request))
 
 
 # The look-ups of one subject below are ``async def`` on purpose: they take a
 # millisecond or two of SQLite reads, less than the hop to a worker thread (and back)
 # would cost, so they run on the event loop. Anything that can take longer stays sync.
 @router.get("/subjects/{subject_id}", response_model=None)
-async def get_subject(subject_id: int, factory: Sessions, request: Request) -> Response:
+async def get_subject(
+    subject_id: int,
+    factory: Sessions,
+    request: Request,
+    actor: CurrentActor,
+    purpose: PurposeParam = None,
+) -> Response:
     """A subject with its identifiers, names and records (person numbers masked).
 
-    Answers carry a strong ``ETag``; ``If-None-Match`` with it answers 304."""
-    return etag_response(request, subjects.find_by_id(factory, subject_id, masked=True))
+    A person needs a verified checker's token and ``purpose`` (401 without a token,
+    403 without leave or purpose); the look-up is logged. Answers carry a strong
+    ``ETag``; ``If-None-Match`` with it answers 304."""
+    view = access.subject_for(factory, actor, subject_id, purpose, "api", now_of(request))
+    return etag_response(request, view)
 
 
 @router.get("/subjects/{subject_id}/assessment")
 def get_assessment(
     subject_id: int,
     factory: Sessions,
+    request: Request,
+    actor: CurrentActor,
+    purpose: PurposeParam = None,
     as_of: Annotated[
         date | None, Query(description="Standing on this day (default: today)")
     ] = None,
@@ -80,8 +116,10 @@ def get_assessment(
 
     ``as_of`` asks for the standing on a day; ``known_at`` asks what the registry
     published at a moment: records and corrections recorded later are left out.
+    A person's needs a checker's token and ``purpose``, and is logged.
     """
-    return assessments.subject_assessment(factory, subject_id, as_of, known_at, rulebook)
+    question = access.AssessmentQuestion(as_of, known_at, rulebook)
+    return access.assessment_for(factory, actor, subject_id, purpose, now_of(request), question)
 
 
 @router.get("/subjects", response_model=None)
@@ -89,14 +127,17 @@ async def find_subject(
     factory: Sessions,
     settings: CurrentSettings,
     request: Request,
+    actor: CurrentActor,
     identifier: Annotated[str, Query(description="SCHEME:VALUE, e.g. uscc:91110000802100433B")],
+    purpose: PurposeParam = None,
 ) -> Response:
     """Look a subject up by one of its identifiers (with an ``ETag``, as above).
 
     A person's full number finds that person, though the registry keeps it only as a
-    keyed hash; the answer shows it masked."""
-    view = subjects.find_by_identifier(
-        factory, identifier, masked=True, identifier_key=settings.identifier_key
+    keyed hash; the answer shows it masked. A person's number needs a checker's token
+    and ``purpose`` before it is even looked up."""
+    view = access.subject_by_identifier_for(
+        factory, actor, identifier, purpose, "api", now_of(request), settings.identifier_key
     )
     return etag_response(request, view)
 

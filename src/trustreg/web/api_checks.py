@@ -14,7 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from trustreg.core.vocabulary import PURPOSES
 from trustreg.services import eligibility, tender_check
 from trustreg.web.api import PayloadTooLarge
-from trustreg.web.deps import Sessions
+from trustreg.web.auth import CurrentActor
+from trustreg.web.deps import CurrentSettings, Sessions
 
 router = APIRouter(prefix="/api/v1", tags=["checks"])
 MAX_BIDDERS = 10_000
@@ -38,7 +39,8 @@ Purpose = Annotated[
     Query(
         max_length=32,
         description=f"Why a person is checked: one of {', '.join(PURPOSES)}. Required for "
-        "persons; every check of a person is logged and shown to that person.",
+        "persons, with a verified checker's token (scope check); every check of a person "
+        "is logged and shown to that person.",
     ),
 ]
 
@@ -52,6 +54,8 @@ def list_decisions(factory: Sessions, on: On = None) -> dict[str, Any]:
 @router.get("/eligibility", response_model=None)
 async def get_eligibility(
     factory: Sessions,
+    settings: CurrentSettings,
+    actor: CurrentActor,
     subject: Annotated[
         str, Query(max_length=100, description="SCHEME:VALUE, e.g. uscc:91110000802100433B")
     ],
@@ -64,8 +68,9 @@ async def get_eligibility(
     applies: its list entry, causing records, legal basis and end date, and the day
     from which the subject is eligible again."""
     # One subject's records: short enough for the event loop (see ``api.get_subject``).
-    query = eligibility.EligibilityQuery(decision, on, known_at, purpose, actor="api")
-    return JSONResponse(eligibility.check(factory, subject, query))
+    query = eligibility.EligibilityQuery(decision, on, known_at, purpose, actor=actor)
+    answer = eligibility.check(factory, subject, query, identifier_key=settings.identifier_key)
+    return JSONResponse(answer)
 
 
 @router.post(
@@ -82,6 +87,8 @@ async def get_eligibility(
 async def post_eligibility_batch(
     request: Request,
     factory: Sessions,
+    settings: CurrentSettings,
+    actor: CurrentActor,
     decision: Decision,
     on: On = None,
     known_at: KnownAt = None,
@@ -92,17 +99,17 @@ async def post_eligibility_batch(
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"at most {MAX_BODY_BYTES // 1024 // 1024} MiB per request")
-    query = eligibility.EligibilityQuery(decision, on, known_at, purpose, actor="api")
+    query = eligibility.EligibilityQuery(decision, on, known_at, purpose, actor=actor)
     # The checks read the store: off the event loop, like the synchronous endpoints.
-    text = await run_in_threadpool(_answer_csv, factory, body, query)
+    text = await run_in_threadpool(_answer_csv, factory, body, query, settings.identifier_key)
     return Response(text, media_type="text/csv; charset=utf-8")
 
 
 def _answer_csv(
-    factory: sessionmaker[Session], body: bytes, query: eligibility.EligibilityQuery
+    factory: sessionmaker[Session], body: bytes, query: eligibility.EligibilityQuery, key: str
 ) -> str:
     bidders = tender_check.read_bidders(body, "request body", MAX_BIDDERS)
-    answers = tender_check.answer_bidders(factory, bidders, query)
+    answers = tender_check.answer_bidders(factory, bidders, query, identifier_key=key)
     out = io.StringIO()
     tender_check.write_answers(out, bidders, answers)
     return out.getvalue()

@@ -13,6 +13,7 @@ from trustreg.errors import InputFileError
 from trustreg.services import screening, screening_jobs
 from trustreg.services.screening_file import ScreenOptions
 from trustreg.web.api import PayloadTooLarge
+from trustreg.web.auth import CurrentActor
 from trustreg.web.deps import CurrentSettings
 
 router = APIRouter(prefix="/api/v1", tags=["checks"])
@@ -23,7 +24,8 @@ Purpose = Annotated[
     Query(
         max_length=32,
         description=f"Why persons are checked: one of {', '.join(PURPOSES)}. Without it, "
-        "person entries are never shown; with it, every person shown is logged.",
+        "person entries are never shown; with it (and a verified checker's token, scope "
+        "check), every person shown is logged and shown to that person.",
     ),
 ]
 
@@ -36,6 +38,7 @@ def registry_of(request: Request) -> screening.RegistryIndex:
 @router.get("/check", response_model=None)
 async def check(
     request: Request,
+    actor: CurrentActor,
     name: Annotated[str, Query(max_length=10_000, description="The counterparty's name")],
     kind: Annotated[str | None, Query(max_length=24)] = None,
     identifier: Annotated[
@@ -54,10 +57,10 @@ async def check(
     registry = registry_of(request)
     if registry.ready():
         # A check takes about a millisecond once the index is built: on the event loop.
-        answer = screening.check(registry, query, top, purpose, actor="api")
+        answer = screening.check(registry, query, top, purpose, actor=actor)
     else:  # the index is (re)built first: seconds to minutes, in a worker thread
         answer = await run_in_threadpool(
-            screening.check, registry, query, top, purpose, actor="api"
+            screening.check, registry, query, top, purpose, actor=actor
         )
     return JSONResponse(answer)
 
@@ -66,6 +69,7 @@ async def check(
 async def post_screening(
     request: Request,
     settings: CurrentSettings,
+    actor: CurrentActor,
     top: Annotated[int, Query(ge=1, le=screening.MAX_TOP)] = 3,
     purpose: Purpose = None,
 ) -> JSONResponse:
@@ -78,9 +82,16 @@ async def post_screening(
     data = await request.body()
     if len(data) > MAX_SCREENING_BYTES:
         raise PayloadTooLarge(f"at most {MAX_SCREENING_BYTES // 1024 // 1024} MiB per screening")
-    options = ScreenOptions(top=top, purpose=purpose, actor="api", workers=1)
+    label = actor.label if actor.signed_in else "api"
+    options = ScreenOptions(top=top, purpose=purpose, actor=label, workers=1)
     job = await run_in_threadpool(
-        screening_jobs.submit, registry_of(request), settings.data_dir, data, file_format, options
+        screening_jobs.submit,
+        registry_of(request),
+        settings.data_dir,
+        data,
+        file_format,
+        options,
+        actor,
     )
     location = f"/api/v1/screenings/{job['id']}"
     return JSONResponse(job, status_code=202, headers={"Location": location})
@@ -93,8 +104,10 @@ def get_screening(request: Request, job_id: str) -> dict[str, Any]:
 
 
 @router.get("/screenings/{job_id}/result", response_class=FileResponse)
-def get_screening_result(request: Request, settings: CurrentSettings, job_id: str) -> FileResponse:
+def get_screening_result(
+    request: Request, settings: CurrentSettings, actor: CurrentActor, job_id: str
+) -> FileResponse:
     """The result CSV (``ref,rank,subject_id,matched_id,matched_name,score,decision,
-    lists,grade,explanation``)."""
-    path = screening_jobs.result_path(registry_of(request), settings.data_dir, job_id)
+    lists,grade,explanation``); of a screening with persons, only for its submitter."""
+    path = screening_jobs.result_path(registry_of(request), settings.data_dir, job_id, actor)
     return FileResponse(path, media_type="text/csv; charset=utf-8", filename=f"{job_id}.csv")

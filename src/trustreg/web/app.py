@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from trustreg.config import Settings
 from trustreg.core.matching import Thresholds
-from trustreg.services import screening_jobs
+from trustreg.services import screening_jobs, watch
 from trustreg.services.clock import Clock, SystemClock
 from trustreg.services.registry import initialise
 from trustreg.services.screening import RegistryIndex
@@ -23,12 +25,17 @@ from trustreg.web import (
     api_docs,
     api_public,
     api_screening,
+    api_watch,
+    my_file_pages,
     pages,
     portal_pages,
     problems,
     record_pages,
+    watch_pages,
 )
+from trustreg.web.api_due_process import router as due_process_router
 from trustreg.web.certificate_routes import router as certificate_router
+from trustreg.web.review_pages import router as review_router
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -45,7 +52,20 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.resume_jobs:
             screening_jobs.resume_unfinished(app.state.screening, settings.data_dir)
+        # Webhooks go out from one process (the first worker), every so many seconds.
+        interval = settings.webhook_delivery_seconds if app.state.resume_jobs else 0
+        delivery = (
+            asyncio.create_task(
+                watch.deliver_forever(app.state.sessions, app.state.clock, interval)
+            )
+            if interval
+            else None
+        )
         yield
+        if delivery is not None:
+            delivery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await delivery
         engine.dispose()
 
     app = FastAPI(
@@ -64,7 +84,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     thresholds = Thresholds(settings.match_threshold, settings.review_threshold)
     # Built on the first check, in one process (forking a threaded server is unsafe),
     # or before the server starts (``trustreg serve --warm``), in several.
-    app.state.screening = RegistryIndex(app.state.sessions, thresholds, workers=1)
+    app.state.screening = RegistryIndex(
+        app.state.sessions, thresholds, workers=1, identifier_key=settings.identifier_key
+    )
     # Vendored into the package (htmx.min.js, 0BSD): no page loads from another host.
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     problems.install(app)
@@ -73,9 +95,14 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(api_screening.router)
     app.include_router(api_public.router)
     app.include_router(api_docs.router)
+    app.include_router(api_watch.router)
+    app.include_router(due_process_router)
     app.include_router(certificate_router)  # before pages: it signs the certificate
     app.include_router(account_pages.router)
+    app.include_router(my_file_pages.router)
     app.include_router(portal_pages.router)
     app.include_router(record_pages.router)
+    app.include_router(review_router)
+    app.include_router(watch_pages.router)
     app.include_router(pages.router)
     return app
