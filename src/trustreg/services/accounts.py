@@ -461,3 +461,10 @@ def require(actor: Actor, scope: str, what: str) -> None:
     if not actor.signed_in:
         raise Unauthorized(f"sign in to {what}")
     raise Forbidden(f"a {actor.role} account cannot {what}")
+
+
+def actor_of_account(factory: sessionmaker[Session], username: str) -> Actor:
+    """The actor an account is when signed in (for the CLI and the demo acting as it)."""
+    with transaction(factory) as session:
+        account = _account(session, username)
+        return _actor(session, account, ROLE_SCOPES[account.role])

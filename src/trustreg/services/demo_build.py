@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import time
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -15,6 +15,7 @@ from trustreg import demo
 from trustreg.config import Settings
 from trustreg.errors import Conflict
 from trustreg.services import assessments, ingest, registry, tender_check
+from trustreg.services.demo_accounts import create_demo_accounts
 from trustreg.services.eligibility import EligibilityQuery
 from trustreg.store.db import make_engine, transaction
 from trustreg.store.models import Subject
@@ -73,6 +74,7 @@ def build_demo(settings: Settings, n_subjects: int, seed: int, console: Console)
     with console.status("expiring records past their publicity"):
         maintenance = assessments.maintain(factory)
     elapsed = time.perf_counter() - started
+    people = create_demo_accounts(factory, datetime.now(UTC))
     tender = _tender_check(factory, folder, subjects, records, seed, settings.identifier_key)
     _write_csv(
         folder / "counterparties.csv",
@@ -83,7 +85,7 @@ def build_demo(settings: Settings, n_subjects: int, seed: int, console: Console)
         f"demo registry built in {elapsed:.1f} s: {reports[0].created} subjects, "
         f"{reports[1].created} records ({maintenance.expired} past their publicity), "
         f"{reports[0].rejected + reports[1].rejected} rejected "
-        f"({settings.sqlalchemy_url}; feeds in {folder})\n{tender}"
+        f"({settings.sqlalchemy_url}; feeds in {folder})\n{tender}\n{people}"
     )
 
 
