@@ -10,14 +10,15 @@ the clock). Records:
   type may be repaired 90 days after it takes effect);
 - ``early``: company 3, the same penalty 30 days ago (repair from day 90).
 
-Accounts: ``rep`` represents companies 1-3, ``rep-person`` the person, ``rep-other``
-company 4 (no records), ``officer`` is a reviewer, ``bank`` a verified checker and
-``clerk`` an account of the court that decided the judgments.
+Accounts (made on first use): ``rep`` represents companies 1-3, ``rep-person`` the
+person, ``rep-other`` company 4 (no records), ``officer`` is a reviewer, ``bank`` a
+verified checker and ``clerk`` an account of the court that decided the judgments.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -82,21 +83,45 @@ class World:
     factory: sessionmaker[Session]
     ids: dict[str, int] = field(default_factory=dict)  # subject ids
     records: dict[str, int] = field(default_factory=dict)
+    made: set[str] = field(default_factory=set)
+
+    def ensure(self, username: str) -> str:
+        """The account, created on first use (a password hash costs a third of a second)."""
+        if username not in self.made:
+            role, subjects, authority = self.accounts()[username]
+            make_account(self.factory, username, role, subjects=subjects, authority=authority)
+            self.made.add(username)
+        return username
+
+    def accounts(self) -> dict[str, tuple[str, tuple[int, ...], str | None]]:
+        firms = (self.ids["firm"], self.ids["repairable"], self.ids["early"])
+        return {
+            "rep": ("representative", firms, None),
+            "rep-person": ("representative", (self.ids["person"],), None),
+            "rep-other": ("representative", (self.ids["other"],), None),
+            "officer": ("reviewer", (), None),
+            "bank": ("checker", (), None),
+            "clerk": ("authority", (), COURT),
+        }
 
     def browser_of(self, username: str) -> TestClient:
-        return sign_in(browser(self.client.app), username)  # type: ignore[arg-type]
+        return sign_in(browser(self.client.app), self.ensure(username))  # type: ignore[arg-type]
 
     def token_of(self, username: str, scopes: tuple[str, ...] = ()) -> dict[str, str]:
-        _, token = accounts.issue_api_token(self.factory, username, scopes, self.clock.now())
-        return {"Authorization": f"Bearer {token}"}
+        return {"Authorization": f"Bearer {self._token(username, scopes)}"}
+
+    def _token(self, username: str, scopes: tuple[str, ...]) -> str:
+        now = self.clock.now()
+        _, token = accounts.issue_api_token(self.factory, self.ensure(username), scopes, now)
+        return token
 
     def actor(self, username: str) -> accounts.Actor:
-        """The actor of a signed-in session of ``username`` (for service calls)."""
-        token = accounts.sign_in(
-            self.factory, username, "correct horse battery staple", self.clock.now(), 1
-        )
+        """The actor of ``username`` with all its role's scopes (for service calls)."""
+        token = self._token(username, ())
         with transaction(self.factory) as session:
-            return accounts.actor_for_session(session, token, self.clock.now())
+            found = accounts.actor_for_token(session, token, self.clock.now())
+        assert found is not None
+        return found
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -152,11 +177,16 @@ class World:
         return client.post(path, data={"csrf_token": token, **data}, files=parts or None)
 
 
-def build(settings: Settings, tmp_path: Path) -> World:
+@contextmanager
+def opened(settings: Settings, tmp_path: Path) -> Iterator[World]:
+    """The registry above, its app running (closed, with its engine, at the end)."""
     clock = FixedClock(datetime.now(UTC))
-    app = create_app(settings, clock)
-    client = browser(app)
-    factory: sessionmaker[Session] = app.state.sessions
+    with browser(create_app(settings, clock)) as client:
+        yield build(settings, tmp_path, clock, client)
+
+
+def build(settings: Settings, tmp_path: Path, clock: FixedClock, client: TestClient) -> World:
+    factory: sessionmaker[Session] = client.app.state.sessions  # type: ignore[attr-defined]
     add_authorities(factory)
     subjects = [subject_row(n) for n in (1, 2, 3, 4)]
     assert (
@@ -187,23 +217,10 @@ def build(settings: Settings, tmp_path: Path) -> World:
             session.scalar(select(Subject.id).where(Subject.display_name == subject_row(4)["name"]))
             or 0
         )
-    firms = (world.ids["firm"], world.ids["repairable"], world.ids["early"])
-    make_account(factory, "rep", "representative", subjects=firms)
-    make_account(factory, "rep-person", "representative", subjects=(world.ids["person"],))
-    make_account(factory, "rep-other", "representative", subjects=(world.ids["other"],))
-    make_account(factory, "officer", "reviewer")
-    make_account(factory, "bank", "checker")
-    make_account(factory, "clerk", "authority", authority=COURT)
+    world.ensure("clerk")  # the court's account must exist to be asked to re-verify
     # From the end of the imports: the registry's decisions come after what it holds.
     clock.set(datetime.now(UTC))
     return world
 
 
-def dispute_id(answer: Any) -> int:
-    """The dispute number of a page that shows one (``Dispute N`` on the review page)."""
-    found = re.search(r"/review/disputes/(\d+)", answer.text)
-    assert found, "no dispute form on the page"
-    return int(found.group(1))
-
-
-__all__ = ["GROUNDS", "PDF", "PNG", "REASONS", "TODAY", "World", "build", "uscc"]
+__all__ = ["GROUNDS", "PDF", "PNG", "REASONS", "TODAY", "World", "opened", "uscc"]

@@ -315,6 +315,10 @@ NEEDS_A_BODY = {
     ("post", "/api/v1/eligibility/batch"),
     ("post", "/api/v1/watches"),
     ("delete", "/api/v1/watches/{watch_id}"),  # no body, but not a GET: not walked
+    ("post", "/api/v1/records/{record_id}/disputes"),
+    ("post", "/api/v1/disputes/{dispute_id}/decision"),
+    ("post", "/api/v1/records/{record_id}/repairs"),
+    ("post", "/api/v1/repairs/{application_id}/decision"),
 }
 
 

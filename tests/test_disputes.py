@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from tests.due_process import GROUNDS, PDF, PNG, REASONS, World, build
+from tests.due_process import GROUNDS, PDF, PNG, REASONS, World, opened
 from tests.feeds import record_row, ric, run_import, write_csv
 from trustreg.config import Settings
 from trustreg.core.rating import facts_as_known
@@ -28,8 +29,9 @@ DISPUTED = "dishonest_defaulters"
 
 
 @pytest.fixture
-def world(settings: Settings, tmp_path: Path) -> World:
-    return build(settings, tmp_path)
+def world(settings: Settings, tmp_path: Path) -> Iterator[World]:
+    with opened(settings, tmp_path) as built:
+        yield built
 
 
 def file_as_rep(world: World, name: str = "firm", rep: str = "rep") -> int:

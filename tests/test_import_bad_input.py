@@ -517,7 +517,11 @@ def test_bad_json_line(
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
-        pytest.param(GOOD.replace("court-1", "court-1,extra", 1), f"has {len(RECORD_COLUMNS) + 1} fields", id="too many"),
+        pytest.param(
+            GOOD.replace("court-1", "court-1,extra", 1),
+            f"has {len(RECORD_COLUMNS) + 1} fields",
+            id="too many",
+        ),
         pytest.param(GOOD.rsplit(",", 1)[0], f"has {len(RECORD_COLUMNS) - 1} fields", id="too few"),
         pytest.param(
             'court-1,"(2024)京01执2号"x,' + GOOD.split(",", 2)[2], "not valid CSV", id="bad quote"

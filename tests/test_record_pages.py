@@ -1,7 +1,8 @@
 """A record's public page (its timeline) and disputing it, on both backends.
 
 The registry is the one of ``test_api_public``; the model rulebook gives every record
-type the default 30 days to answer a dispute.
+type the default 30 days to answer a dispute. Only a signed-in representative of the
+subject may dispute (``tests/test_disputes.py`` has the rest).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.accounts import browser, csrf, make_account, sign_in
 from tests.feeds import uscc
 from tests.test_api_public import populate, sessions
 from trustreg.config import Settings
@@ -28,7 +30,7 @@ GROUNDS = "The judgment was paid in full on 2024-05-02; the receipt is attached 
 
 @pytest.fixture
 def client(settings: Settings, tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as test_client:
+    with browser(create_app(settings)) as test_client:
         populate(sessions(test_client), tmp_path)
         yield test_client
 
@@ -40,13 +42,19 @@ def firm_record(client: TestClient) -> dict[str, Any]:
     return record
 
 
-def form(**changes: str) -> dict[str, str]:
-    return {
-        "filed_by": "李明",
-        "relation": "representative",
-        "contact": "liming@example.cn",
-        "grounds": GROUNDS,
-    } | changes
+def representative(client: TestClient, subject_id: int) -> TestClient:
+    """A browser signed in as a representative of the subject."""
+    make_account(sessions(client), "rep", "representative", subjects=(subject_id,))
+    return sign_in(browser(client.app), "rep")  # type: ignore[arg-type]
+
+
+def dispute(rep: TestClient, record_id: int, grounds: str = GROUNDS) -> Any:
+    token = csrf(rep, f"/records/{record_id}/dispute")
+    return rep.post(
+        f"/records/{record_id}/dispute",
+        data={"grounds": grounds, "csrf_token": token},
+        files=[("evidence", ("receipt.txt", "收据 2024-05-02".encode(), "text/plain"))],
+    )
 
 
 def test_the_profile_links_each_record_to_its_timeline_and_to_a_dispute(
@@ -76,11 +84,12 @@ def test_a_dispute_is_stored_shown_everywhere_and_logged_without_personal_data(
     client: TestClient,
 ) -> None:
     record = firm_record(client)
-    answer = client.post(f"/records/{record['id']}/dispute", data=form(), follow_redirects=False)
+    rep = representative(client, record["subject_id"])
+    answer = dispute(rep, record["id"])
     assert answer.status_code == 303
-    assert answer.headers["location"] == f"/records/{record['id']}?filed=1"
+    assert answer.headers["location"] == f"/records/{record['id']}?filed=dispute"
     due = (datetime.now(UTC).date() + timedelta(days=30)).isoformat()
-    page = html.unescape(client.get(answer.headers["location"]).text)
+    page = html.unescape(rep.get(answer.headers["location"]).text)
     assert "Your dispute was received" in page
     assert "Disputed" in page
     assert due in page
@@ -90,35 +99,44 @@ def test_a_dispute_is_stored_shown_everywhere_and_logged_without_personal_data(
     shown = client.get(f"/api/v1/records/{record['id']}").json()["dispute"]
     assert shown["answer_due"] == due
     assert shown["status"] == "received"
-    # The filer's name and contact are nowhere public, nor in the audit log.
+    # The grounds and the evidence are the reviewer's to read: nowhere public, nor logged.
     for url in (f"/records/{record['id']}", f"/subjects/{record['subject_id']}"):
-        assert "liming@example.cn" not in client.get(url).text
+        assert "paid in full" not in client.get(url).text
     with transaction(sessions(client)) as session:
         entries = [e for e in queries.audit_entries(session) if e.action == "dispute_filed"]
         assert len(entries) == 1
-        logged = entries[0].detail
-        assert "liming" not in logged
-        assert "李明" not in logged
+        assert entries[0].actor == "representative:rep"
+        assert "paid in full" not in entries[0].detail
 
 
 def test_a_bad_field_is_named_the_form_kept_and_nothing_stored(client: TestClient) -> None:
     record = firm_record(client)
-    answer = client.post(f"/records/{record['id']}/dispute", data=form(grounds="wrong"))
+    rep = representative(client, record["subject_id"])
+    answer = dispute(rep, record["id"], "wrong")
     assert answer.status_code == 422
     text = html.unescape(answer.text)
     assert "“grounds”" in text
     assert "between 20 and 4000" in text
-    assert 'value="liming@example.cn"' in text  # what was typed is kept
+    assert ">wrong</textarea>" in text  # what was typed is kept
     assert client.get(f"/api/v1/records/{record['id']}").json()["dispute"] is None
-    answer = client.post(f"/records/{record['id']}/dispute", data=form(relation="neighbour"))
-    assert answer.status_code == 422
-    assert "“relation”" in html.unescape(answer.text)
+
+
+def test_anonymous_visitors_are_told_who_may_dispute(client: TestClient) -> None:
+    record = firm_record(client)
+    page = client.get(f"/records/{record['id']}/dispute")
+    assert page.status_code == 200
+    assert "Only a representative of the record" in html.unescape(page.text)
+    answer = client.post(f"/records/{record['id']}/dispute", data={"grounds": GROUNDS})
+    assert answer.status_code == 401
 
 
 def test_an_unknown_record_is_not_found(client: TestClient) -> None:
     assert client.get("/records/999999").status_code == 404
     assert client.get("/records/999999/dispute").status_code == 404
-    assert client.post("/records/999999/dispute", data=form()).status_code == 404
+    rep = representative(client, firm_record(client)["subject_id"])
+    token = csrf(rep, "/account")
+    answer = rep.post("/records/999999/dispute", data={"grounds": GROUNDS, "csrf_token": token})
+    assert answer.status_code == 404
 
 
 def test_the_record_page_in_chinese(client: TestClient) -> None:

@@ -5,13 +5,14 @@ list by itself; both backends (``tests/due_process.py``)."""
 from __future__ import annotations
 
 import html
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from tests.due_process import PDF, REASONS, TODAY, World, build
+from tests.due_process import PDF, REASONS, TODAY, World, opened
 from tests.feeds import record_row, run_import, write_csv
 from trustreg.config import Settings
 from trustreg.errors import Conflict, Forbidden, ValidationError
@@ -24,8 +25,9 @@ RECTIFIED = "The fine of 2,000 yuan was paid on 2026-03-02 and the shop's licenc
 
 
 @pytest.fixture
-def world(settings: Settings, tmp_path: Path) -> World:
-    return build(settings, tmp_path)
+def world(settings: Settings, tmp_path: Path) -> Iterator[World]:
+    with opened(settings, tmp_path) as built:
+        yield built
 
 
 def apply_as_rep(world: World, name: str = "repairable") -> int:

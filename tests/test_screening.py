@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests import feeds
+from tests.accounts import checker_headers
 from tests.conftest import RULEBOOK
 from tests.feeds import (
     csv_text,
@@ -36,7 +37,7 @@ from tests.feeds import (
 from trustreg.config import Settings
 from trustreg.core.identifiers import Identifier, area_codes, make_ric, mask_identifier
 from trustreg.core.matching import Thresholds
-from trustreg.errors import Conflict, Forbidden, ValidationError
+from trustreg.errors import Conflict, Forbidden, Unauthorized, ValidationError
 from trustreg.services import registry as registries
 from trustreg.services import screening_file
 from trustreg.services.screening import CheckQuery, RegistryIndex, check
@@ -110,7 +111,8 @@ def pick(row: dict[str, Any], *keys: str) -> tuple[Any, ...]:
 
 def best(registry: RegistryIndex, name: str, **fields: Any) -> dict[str, Any]:
     purpose = fields.pop("purpose", None)
-    found = check(registry, CheckQuery(name, **fields), 3, purpose)["candidates"]
+    # In process, as the command line asks (a purpose is still needed for persons).
+    found = check(registry, CheckQuery(name, **fields), 3, purpose, actor="tester")["candidates"]
     assert found, f"no candidate for {name!r}"
     return dict(found[0])
 
@@ -185,8 +187,10 @@ def test_the_index_sees_new_and_changed_subjects(
 def test_persons_are_shown_for_a_purpose_only_masked_and_logged(
     loaded: sessionmaker[Session], registry: RegistryIndex
 ) -> None:
-    with pytest.raises(Forbidden, match="declared purpose"):
+    with pytest.raises(Unauthorized, match="signed-in checker"):
         check(registry, CheckQuery("张伟", kind="individual"))
+    with pytest.raises(Forbidden, match="declared purpose"):
+        check(registry, CheckQuery("张伟", kind="individual"), actor="tester")
     # Without a kind and purpose the check answers, but never with a person.
     assert check(registry, CheckQuery("张伟"))["candidates"] == []
     assert person_checks(loaded) == []
@@ -450,7 +454,12 @@ def test_api_check(client: TestClient) -> None:
     missing = problem_of(client.get("/api/v1/check", params={"top": 2}), 422)
     assert [e["field"] for e in missing["errors"]] == ["query.name"]
     person = client.get("/api/v1/check", params={"name": "张伟", "kind": "individual"})
-    problem_of(person, 403)
+    problem_of(person, 401)
+    checker = checker_headers(client.app.state.sessions)  # type: ignore[attr-defined]
+    problem_of(
+        client.get("/api/v1/check", params={"name": "张伟", "kind": "individual"}, headers=checker),
+        403,
+    )
     bad = problem_of(client.get("/api/v1/check", params={"name": "。。"}), 422)
     assert bad["errors"] == [{"field": "name", "reason": NO_LETTERS}]
 

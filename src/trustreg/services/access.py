@@ -357,7 +357,10 @@ def record_is_public(session: Session, record_id: int, today: date) -> bool:
 
 
 def _published(record: Record, rule: RecordType, today: date) -> bool:
-    if not rule.persons_public or record.status in VOID_STATUSES:
+    # Revoked, or suspended or removed after a dispute: no longer published.
+    if record.status in VOID_STATUSES or record.status in subjects.WITHHELD_STATUSES:
+        return False
+    if not rule.persons_public:
         return False
     if record.effective_from > today:
         return False

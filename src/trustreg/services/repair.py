@@ -69,10 +69,8 @@ class Eligibility:
 def eligibility(record: Record, rule: RecordType | None, today: date) -> Eligibility:
     """Whether the subject may apply for repair of this record today."""
     if rule is None or rule.repair_after_days is None:
-        return Eligibility(
-            False, None, f"records of type {record.record_type} cannot be repaired (the "
-            "rulebook sets no repair_after_days for it)"
-        )  # fmt: skip
+        never = f"records of type {record.record_type} cannot be repaired (the rulebook "
+        return Eligibility(False, None, never + "sets no repair_after_days for it)")
     earliest = record.effective_from + timedelta(days=rule.repair_after_days)
     if record.status not in REPAIRABLE_STATUSES:
         return Eligibility(

@@ -75,12 +75,14 @@ class RecordRef(NamedTuple):
 def _visible_records(
     public_person_types: Collection[str], since: date, until: date, void: Collection[str]
 ) -> ColumnElement[bool]:
-    """Records that may still be published on ``until``: effective by then, after
-    ``since`` (the longest publicity period ago), not void, and about an organisation
-    or of a type whose person records are public. Publicity ends are the core's to judge."""
+    """Records that may still be published on ``until``: effective by then and past
+    their notice period, after ``since`` (the longest publicity period ago), not void,
+    and about an organisation or of a type whose person records are public. Publicity
+    ends are the core's to judge."""
     return and_(
         Record.effective_from <= until,
         Record.effective_from > since,
+        or_(Record.published_from.is_(None), Record.published_from <= until),
         not_(Record.status.in_(list(void))),
         or_(
             not_(Subject.kind.in_(PERSON_KINDS)),
