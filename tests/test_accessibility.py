@@ -55,19 +55,20 @@ def violations(page: Any) -> list[str]:
 
 
 def pages_of_the_registry(base: str, page: Any) -> list[str]:
-    """The fixed pages, and those reached from the profile: record, dispute form,
-    certificate and its verification."""
+    """The fixed pages, and those reached from the profile: record, dispute and repair
+    forms, certificate and its verification."""
     urls = [base + path for path in PAGES]
     page.goto(f"{base}/search?q=uscc:91110000802100433B")
     profile = page.url
     record = page.get_attribute("table.records a[href^='/records/']", "href")
-    page.goto(f"{base}{record}/dispute")
-    page.click("button[type=submit]")  # the browser's own checks stop an empty form
     page.goto(profile + "/certificate")
     verify = page.get_attribute("a[href*='/verify/']", "href")
     assert verify is not None
-    return [*urls, profile, base + record, f"{base}{record}/dispute", profile + "/certificate",
-            verify if verify.startswith("http") else base + verify]  # fmt: skip
+    # The dispute and repair forms as an anonymous visitor sees them (who may use them);
+    # the signed-in forms and the review queue: tests/test_disputes.py.
+    forms = [f"{base}{record}/dispute", f"{base}{record}/repair"]
+    verify = verify if verify.startswith("http") else base + verify
+    return [*urls, profile, base + record, *forms, profile + "/certificate", verify]
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])

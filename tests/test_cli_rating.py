@@ -31,7 +31,9 @@ def test_rating_commands(tmp_path: Path) -> None:
     assert "on list dishonest_defaulters" in shown.stdout
 
     maintained = run_cli(tmp_path, "maintain")
-    assert "1 subjects re-evaluated, 1 records expired" in maintained.stdout
+    assert "0 records suspended (dispute overdue), 1 subjects re-evaluated, 1 records expired" in (
+        maintained.stdout
+    )
     again = run_cli(tmp_path, "maintain")
     assert "0 subjects re-evaluated, 0 records expired" in again.stdout
 

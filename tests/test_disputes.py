@@ -14,10 +14,12 @@ from sqlalchemy import select
 
 from tests.due_process import GROUNDS, PDF, PNG, REASONS, World, opened
 from tests.feeds import record_row, ric, run_import, write_csv
+from tests.test_accessibility import violations
+from tests.test_browser import CHROMIUM, launch
 from trustreg.config import Settings
 from trustreg.core.rating import facts_as_known
 from trustreg.errors import Conflict, Forbidden, Unauthorized, ValidationError
-from trustreg.services import assessments, disputes, notifications
+from trustreg.services import assessments, disputes, maintenance, notifications
 from trustreg.services.accounts import ANONYMOUS
 from trustreg.services.dispute_decisions import Correction, Decision
 from trustreg.store import assessments as stored
@@ -65,7 +67,7 @@ def decide(world: World, number: int, decision: str, **fields: str) -> None:
 def test_only_a_representative_of_the_subject_may_dispute(world: World) -> None:
     record = world.records["firm"]
     page = world.client.get(f"/records/{record}/dispute")
-    assert page.status_code == 200
+    assert page.status_code == 401
     text = html.unescape(page.text)
     assert "Only a representative of the record's subject can dispute it" in text
     assert "/account/sign-in?next=" in text
@@ -207,11 +209,12 @@ def test_the_queue_orders_by_deadline_and_shows_the_evidence_to_reviewers_only(
     assert download.headers["content-disposition"].startswith("attachment;")
     assert download.headers["x-content-type-options"] == "nosniff"
     assert world.browser_of("rep").get(f"/review/evidence/{receipt}").status_code == 200
-    assert world.browser_of("rep-person").get(f"/review/evidence/{receipt}").status_code == 404
-    assert world.browser_of("bank").get(f"/review/evidence/{receipt}").status_code == 404
+    assert world.browser_of("rep-person").get(f"/review/evidence/{receipt}").status_code == 403
+    assert world.browser_of("bank").get(f"/review/evidence/{receipt}").status_code == 403
     assert world.client.get(f"/review/evidence/{receipt}").status_code == 401
+    assert officer.get("/review/evidence/999999").status_code == 404
     assert world.browser_of("rep").get("/review").status_code == 403
-    assert world.client.get("/review").status_code == 303
+    assert world.client.get("/review").status_code == 401
     # Past the first deadline it is overdue, and still first.
     world.clock.advance(days=26)
     page = world.browser_of("officer").get("/review").text  # a new day, a new session
@@ -405,7 +408,8 @@ def test_the_api_files_lists_shows_and_decides_disputes(world: World) -> None:
         assert answer.status_code == status
         assert answer.headers["content-type"].startswith("application/problem+json")
     other = world.token_of("rep-other")
-    assert world.client.get(f"/api/v1/disputes/{number}", headers=other).status_code == 404
+    assert world.client.get(f"/api/v1/disputes/{number}", headers=other).status_code == 403
+    assert world.client.get("/api/v1/disputes/999999", headers=officer).status_code == 404
     refused = world.client.post(
         f"/api/v1/records/{record}/disputes", data={"grounds": GROUNDS}, headers=other
     )
@@ -433,3 +437,51 @@ def test_the_api_files_lists_shows_and_decides_disputes(world: World) -> None:
         f"/api/v1/disputes/{number}/decision", json={"decision": "maybe"}, headers=officer
     )
     assert bad.status_code == 422
+
+
+# ------------------------------------------------------------------ accessibility
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed")
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_signed_in_forms_and_the_queue_pass_the_wcag_rules_of_axe(
+    world: World, language: str
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    rep = world.browser_of("rep")
+    firm, repairable = world.records["firm"], world.records["repairable"]
+    asked = {"lang": language}
+    refused = world.post_form(rep, f"/records/{firm}/dispute?lang={language}", {"grounds": "x"})
+    assert refused.status_code == 422
+    pages = {
+        "dispute form": rep.get(f"/records/{firm}/dispute", params=asked).text,
+        "dispute form, a field named": refused.text,
+        "repair form": rep.get(f"/records/{repairable}/repair", params=asked).text,
+    }
+    file_as_rep(world)
+    world.post_form(rep, f"/records/{repairable}/repair", {"grounds": GROUNDS})
+    pages["record, for its subject"] = rep.get(f"/records/{repairable}", params=asked).text
+    pages["review queue"] = world.browser_of("officer").get("/review", params=asked).text
+    assert "/review/repairs/" in pages["review queue"]
+    problems = {}
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        page = browser.new_page()
+        for name, text in pages.items():
+            page.set_content(text)
+            if found := violations(page):
+                problems[name] = found
+        browser.close()
+    assert problems == {}
+
+
+def test_the_daily_run_suspends_an_overdue_dispute_then_maintains(world: World) -> None:
+    file_as_rep(world)
+    assert maintenance.run_daily(world.factory, world.clock.advance(days=30)).suspended == 0
+    daily = maintenance.run_daily(world.factory, world.clock.advance(days=1))
+    assert daily.suspended == 1
+    assert world.record("firm").status == "suspended"
+    assert world.open_entries("firm") == []
+    assert maintenance.run_daily(world.factory, world.now()).suspended == 0

@@ -275,15 +275,17 @@ def _print_assessment(assessment: dict[str, Any]) -> None:
 
 @app.command()
 def maintain() -> None:
-    """Expire records past their publicity, end listings past their period,
-    re-evaluate what changed today and delete personal data past its retention
-    (idempotent; safe to run from cron)."""
-    from trustreg.services.assessments import maintain as run_maintenance
+    """Suspend records whose dispute is overdue, expire records past their publicity,
+    end listings past their period, publish records whose notice ended, re-evaluate
+    what changed today and delete personal data past its retention (idempotent; safe
+    to run from cron)."""
+    from trustreg.services.maintenance import run_daily
 
-    report = run_maintenance(open_registry(Settings()))
-    purged = report.retention
+    daily = run_daily(open_registry(Settings()))
+    report, purged = daily.maintained, daily.maintained.retention
     out.print(
-        f"maintain: {report.subjects} subjects re-evaluated, {report.expired} records expired, "
+        f"maintain: {daily.suspended} records suspended (dispute overdue), "
+        f"{report.subjects} subjects re-evaluated, {report.expired} records expired, "
         f"{purged.records} person records and {purged.subjects} persons deleted (retention)"
         + ("; more are due: run again" if purged.more else "")
     )

@@ -56,7 +56,7 @@ PERSON_LOOKUP = PERSON_CHECK
 OWN_FILE = "own_file"
 REVIEW = "review"
 CLI = "cli"
-CHANNELS = ("page", "api", "check", "screen", "eligibility")
+CHANNELS = ("page", "api", "check", "screen", "eligibility", "watch")
 
 # An account (``Actor``) or an in-process tool named by a string (``CLI``).
 Asker = Actor | str

@@ -402,13 +402,15 @@ def record_brief(record: Record) -> dict[str, Any]:
 
 def dispute_for(factory: sessionmaker[Session], actor: Actor, dispute_id: int) -> dict[str, Any]:
     """One dispute with its grounds and evidence, for a reviewer or a representative of
-    the subject (anyone else: 404, so that its existence stays private)."""
+    the subject: 401 for anonymous visitors, 403 for any other account."""
     if not actor.signed_in:
         require(actor, "review", "see a dispute")
     with transaction(factory) as session:
         dispute = session.get(Dispute, dispute_id)
-        if dispute is None or not (actor.may("review") or actor.represents(dispute.subject_id)):
-            raise NotFound(f"no dispute {dispute_id} you may see")
+        if dispute is None:
+            raise NotFound(f"no dispute {dispute_id}")
+        if not (actor.may("review") or actor.represents(dispute.subject_id)):
+            raise Forbidden("a dispute is for the reviewers and the subject's representatives")
         record = _record(session, dispute.record_id)
         files = evidence.listed(session, "dispute", [dispute.id]).get(dispute.id, [])
         return dispute_view(dispute) | {

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from trustreg.errors import NotFound, Unauthorized, ValidationError
+from trustreg.errors import Forbidden, NotFound, Unauthorized, ValidationError
 from trustreg.services.accounts import Actor
 from trustreg.store.db import transaction
 from trustreg.store.models import Dispute
@@ -166,19 +166,18 @@ class Download:
 
 
 def evidence_file(factory: sessionmaker[Session], actor: Actor, file_id: int) -> Download:
-    """One evidence file, for a reviewer or the representative who sent it.
-
-    Anyone else is told there is no such file (404), so its existence stays private;
-    anonymous visitors are asked to sign in (401)."""
+    """One evidence file, for a reviewer or the representative who sent it: 401 for
+    anonymous visitors, 403 for any other account, 404 for no such file."""
     if not actor.signed_in:
         raise Unauthorized("sign in as a reviewer, or as the representative who sent it")
-    missing = NotFound(f"no evidence file {file_id} you may see")
     with transaction(factory) as session:
         row = session.get(EvidenceFile, file_id)
         if row is None:
-            raise missing
+            raise NotFound(f"no evidence file {file_id}")
         if not (actor.may("review") or _sent_by(session, row, actor)):
-            raise missing
+            raise Forbidden(
+                "an evidence file is for the reviewers and the representative who sent it"
+            )
         return Download(row.filename, row.content_type, row.content)
 
 

@@ -277,15 +277,17 @@ def application_for(
     factory: sessionmaker[Session], actor: Actor, application_id: int
 ) -> dict[str, Any]:
     """One application with grounds and evidence, for a reviewer or a representative of
-    the subject (anyone else: 404)."""
+    the subject: 401 for anonymous visitors, 403 for any other account."""
     if not actor.signed_in:
         require(actor, "review", "see a repair application")
     with transaction(factory) as session:
         application = session.get(RepairApplication, application_id)
-        if application is None or not (
-            actor.may("review") or actor.represents(application.subject_id)
-        ):
-            raise NotFound(f"no repair application {application_id} you may see")
+        if application is None:
+            raise NotFound(f"no repair application {application_id}")
+        if not (actor.may("review") or actor.represents(application.subject_id)):
+            raise Forbidden(
+                "a repair application is for the reviewers and the subject's representatives"
+            )
         record = session.get(Record, application.record_id)
         assert record is not None
         files = evidence.listed(session, "repair", [application.id]).get(application.id, [])

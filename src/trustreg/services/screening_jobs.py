@@ -74,10 +74,20 @@ def submit(
     return status(registry, job_id)
 
 
-def status(registry: screening.RegistryIndex, job_id: str) -> dict[str, Any]:
+def status(
+    registry: screening.RegistryIndex, job_id: str, asker: access.Asker | None = None
+) -> dict[str, Any]:
+    """A job's status and counts. With ``asker``: a job that screened persons is known
+    only to its submitter (as its result); anyone else is told there is no such job."""
     with transaction(registry.factory) as session:
         job = session.get(ScreeningJob, job_id)
-        if job is None:
+        hidden = (
+            job is not None
+            and asker is not None
+            and job.purpose is not None
+            and job.actor != access.label(asker)
+        )
+        if job is None or hidden:
             raise NotFound(f"no screening {job_id}")
         return {
             "id": job.id,

@@ -80,7 +80,7 @@ def create_watch(
     *,
     identifier_key: str,
     production: bool,
-    channel: str = "api",
+    channel: str = "watch",
 ) -> dict[str, Any]:
     """Start watching a subject; the answer carries the signing secret, this once.
 

@@ -98,9 +98,10 @@ async def post_screening(
 
 
 @router.get("/screenings/{job_id}")
-def get_screening(request: Request, job_id: str) -> dict[str, Any]:
-    """A screening's status and counts; ``result`` links the CSV once it is done."""
-    return screening_jobs.status(registry_of(request), job_id)
+def get_screening(request: Request, actor: CurrentActor, job_id: str) -> dict[str, Any]:
+    """A screening's status and counts; ``result`` links the CSV once it is done. A
+    screening of persons is known only to the checker who submitted it."""
+    return screening_jobs.status(registry_of(request), job_id, actor)
 
 
 @router.get("/screenings/{job_id}/result", response_class=FileResponse)

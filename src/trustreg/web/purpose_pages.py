@@ -86,7 +86,14 @@ def person_profile(
     action = f"/subjects/{view['id']}"
     direct = actor.represents(view["id"]) or actor.role == "reviewer"
     if purpose is None and not direct:
-        return gate_page(request, factory, actor, action=action, subject_id=view["id"])
+        # An account that may never look here (an operator, an authority, an
+        # unverified checker, another subject's representative) is refused at once,
+        # as on a record's page; a visitor is asked to sign in, a verified checker
+        # for a purpose.
+        first = Forbidden(access.refusal(actor)) if _never_looks(actor) else None
+        return gate_page(
+            request, factory, actor, action=action, subject_id=view["id"], refused=first
+        )
     try:
         shown = access.through_gate(factory, actor, view, purpose, "page", now_of(request))
     except ValidationError as exc:
@@ -116,6 +123,10 @@ def record_view(
     except (Unauthorized, Forbidden) as exc:
         refused = _refused(actor, exc, purpose)
         return gate_page(request, factory, actor, action=action, refused=refused)
+
+
+def _never_looks(actor: Actor) -> bool:
+    return actor.signed_in and not actor.may_look_up_persons
 
 
 def _refused(

@@ -129,14 +129,15 @@ def _form_page(
     error: ValidationError | None,
 ) -> Response:
     """A dispute or repair form: the form itself only for a representative of the
-    subject; anyone else learns who may use it (nothing about the record)."""
+    subject; anyone else learns who may use it and how to get an account (nothing
+    about the record), answered 401 when not signed in and 403 otherwise."""
     found = purpose_pages.record_view(request, factory, actor, record_id, None)
     # A person's record this visitor may not see (a Response): only who may use the form.
     view = found if isinstance(found, dict) else None
     context: dict[str, Any] = {"r": None, "record_id": record_id, "form": {}, "error": None}
     if view is None or not actor.represents(view["subject"]["id"]):
         context["state"] = None
-        return render(request, template, context, status_code=403 if actor.signed_in else 200)
+        return render(request, template, context, status_code=403 if actor.signed_in else 401)
     state = repair.record_state(factory, record_id, now_of(request).date(), True)
     context |= {"r": view, "form": fields, "error": error, "state": state}
     return render(request, template, context, status_code=422 if error else 200)

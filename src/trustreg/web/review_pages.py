@@ -29,8 +29,7 @@ router = APIRouter(include_in_schema=False)
 @router.get("/review", response_class=HTMLResponse)
 def review_page(request: Request, actor: CurrentActor, factory: Sessions) -> Response:
     """Open disputes and repair applications, the earliest deadline (the overdue) first."""
-    if not actor.signed_in:
-        return RedirectResponse("/account/sign-in?next=/review", status_code=303)
+    require(actor, "review", "see the review queue")
     return _page(request, actor, factory, None, None)
 
 

@@ -78,7 +78,7 @@ async def add_watch(
             now_of(request),
             identifier_key=settings.identifier_key,
             production=settings.environment == "production",
-            channel="page",
+            channel="watch",
         )
     except TrustRegError as exc:
         # Shown on the form with what was typed; the page says what to correct.
