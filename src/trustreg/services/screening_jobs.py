@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +26,24 @@ from trustreg.store.models import ScreeningJob
 
 log = logging.getLogger("trustreg.screening")
 _RUNNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="screening")
+# The jobs submitted for each registry (by id of its index), so that an app shutting
+# down waits for its own before its store is closed under them.
+_PENDING: dict[int, set[Future[None]]] = {}
+
+
+def _submit(registry: screening.RegistryIndex, *args: Any) -> None:
+    future = _RUNNER.submit(_run, registry, *args)
+    pending = _PENDING.setdefault(id(registry), set())
+    pending.add(future)
+    future.add_done_callback(pending.discard)
+
+
+def wait_for_jobs(registry: screening.RegistryIndex, timeout: float = 30.0) -> bool:
+    """Wait (at most ``timeout`` seconds) for this registry's queued and running jobs;
+    True if none is left. A job still running is resumed at the next start."""
+    pending = list(_PENDING.get(id(registry), ()))
+    _, not_done = wait(pending, timeout=timeout)
+    return not not_done
 
 
 def job_folder(data_dir: Path, job_id: str) -> Path:
@@ -70,7 +88,7 @@ def submit(
                 rejected=0,
             )
         )
-    _RUNNER.submit(_run, registry, folder, job_id, options, False)
+    _submit(registry, folder, job_id, options, False)
     return status(registry, job_id)
 
 
@@ -131,7 +149,7 @@ def resume_unfinished(registry: screening.RegistryIndex, data_dir: Path) -> int:
         pending = [(j.id, j.top, j.purpose, j.actor) for j in jobs]
     for job_id, top, purpose, actor in pending:
         options = ScreenOptions(top=top, purpose=purpose, actor=actor, workers=1)
-        _RUNNER.submit(_run, registry, job_folder(data_dir, job_id), job_id, options, True)
+        _submit(registry, job_folder(data_dir, job_id), job_id, options, True)
     return len(pending)
 
 

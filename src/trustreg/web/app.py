@@ -66,6 +66,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
             delivery.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await delivery
+        # Screenings still running would reopen the store after it is closed.
+        await asyncio.to_thread(screening_jobs.wait_for_jobs, app.state.screening)
         engine.dispose()
 
     app = FastAPI(
