@@ -174,8 +174,14 @@ def identifier_hash(key: str, ident: Identifier) -> str:
     number it is (a resident number has few unknown digits once its masked form is known:
     the key is what keeps them unknown).
     """
-    message = f"{ident.scheme}:{ident.value}".encode()
-    return hmac.digest(key.encode(), message, "sha256").hex()
+    return _keyed_hash(key, ident.scheme, ident.value)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _keyed_hash(key: str, scheme: str, value: str) -> str:
+    # Cached: an import hashes each subject's identifier once to find it and again to
+    # store it, and names a subject once per record.
+    return hmac.digest(key.encode(), f"{scheme}:{value}".encode(), "sha256").hex()
 
 
 def stored_identifier(key: str, ident: Identifier) -> StoredIdentifier:

@@ -14,6 +14,7 @@ account is an audit entry.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -46,9 +47,14 @@ USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 MIN_PASSWORD = 12
 TOKEN_PREFIX = "trk_"
 _HASHER = PasswordHasher()
-# Verified against when the username is unknown, so a wrong name costs as long as a
-# wrong password and the timing does not tell which accounts exist.
-_DUMMY_HASH = _HASHER.hash("not-a-password-of-anyone")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the username is unknown, so a wrong name costs as long as
+    a wrong password and the timing does not tell which accounts exist. Made on first
+    use: hashing takes a tenth of a second, which every command would pay at start."""
+    return _HASHER.hash("not-a-password-of-anyone")
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,7 +295,7 @@ def sign_in(
     with transaction(factory) as session:
         account = session.scalar(select(Account).where(Account.username == username))
         try:
-            _HASHER.verify(account.password_hash if account else _DUMMY_HASH, password)
+            _HASHER.verify(account.password_hash if account else _dummy_hash(), password)
         except (VerificationError, InvalidHashError):
             account = None
         if account is None or account.disabled_at is not None:

@@ -132,7 +132,7 @@ def find_subjects(
     """The subjects that hold any of these (canonical) identifiers, found by their
     keyed hash under ``key``: one indexed query per scheme."""
     by_scheme: dict[str, dict[str, tuple[str, str]]] = {}
-    for scheme, value in identifiers:
+    for scheme, value in set(identifiers):  # a chunk names a subject once per record
         digest = identifier_hash(key, IdentifierValue(scheme, value))
         by_scheme.setdefault(scheme, {})[digest] = (scheme, value)
     found: dict[tuple[str, str], KnownSubject] = {}
