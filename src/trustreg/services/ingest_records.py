@@ -162,10 +162,8 @@ def _give_notice(
     rules: Mapping[str, RecordType],
     now: datetime,
 ) -> None:
-    """Tell the subject of every record just created that is still in its notice
-    period: which record, from when it is published, and where to dispute it. A record
-    whose authority notified the subject long enough ago (``notified_on``) is
-    published at once: that notice was given, the registry does not repeat it."""
+    """Tell the subject of every record just created whose type has a notice period:
+    which record, from when it is published, and where to dispute it."""
     noticed = [t for t, rule in rules.items() if rule.notice_days > 0]
     numbers = [r["source_row"] for r in rows if r["record_type"] in noticed]
     if not numbers:
@@ -183,7 +181,6 @@ def _give_notice(
             Record.created_at == now,
             Record.record_type.in_(noticed),
             Record.status != "revoked",
-            Record.published_from > now.date(),
         )
     ).all()
     notices = [
