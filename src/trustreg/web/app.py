@@ -40,6 +40,30 @@ from trustreg.web.review_pages import router as review_router
 STATIC = Path(__file__).resolve().parent / "static"
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Resume unfinished screenings and send webhooks (the first worker only); at the
+    end, wait for this app's screenings, then close the store."""
+    settings: Settings = app.state.settings
+    if app.state.resume_jobs:
+        screening_jobs.resume_unfinished(app.state.screening, settings.data_dir)
+    # Webhooks go out from one process (the first worker), every so many seconds.
+    interval = settings.webhook_delivery_seconds if app.state.resume_jobs else 0
+    delivery = (
+        asyncio.create_task(watch.deliver_forever(app.state.sessions, app.state.clock, interval))
+        if interval
+        else None
+    )
+    yield
+    if delivery is not None:
+        delivery.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await delivery
+    # Screenings still running would reopen the store after it is closed.
+    await asyncio.to_thread(screening_jobs.wait_for_jobs, app.state.screening)
+    app.state.engine.dispose()
+
+
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     """Wire settings, store, error handlers and routers into one app.
 
@@ -47,31 +71,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     :class:`~trustreg.services.clock.FixedClock` and move it.
     """
     engine = make_engine(settings.sqlalchemy_url)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if app.state.resume_jobs:
-            screening_jobs.resume_unfinished(app.state.screening, settings.data_dir)
-        # Webhooks go out from one process (the first worker), every so many seconds.
-        interval = settings.webhook_delivery_seconds if app.state.resume_jobs else 0
-        delivery = (
-            asyncio.create_task(
-                watch.deliver_forever(app.state.sessions, app.state.clock, interval)
-            )
-            if interval
-            else None
-        )
-        yield
-        if delivery is not None:
-            delivery.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await delivery
-        # Screenings still running would reopen the store after it is closed.
-        await asyncio.to_thread(screening_jobs.wait_for_jobs, app.state.screening)
-        engine.dispose()
-
     app = FastAPI(
-        lifespan=lifespan,
+        lifespan=_lifespan,
         title="Trust Registry",
         version="1",
         openapi_url="/api/openapi.json",
