@@ -400,6 +400,13 @@ def record_brief(record: Record) -> dict[str, Any]:
     }
 
 
+def require_case_reader(actor: Actor, subject_id: int, what: str) -> None:
+    """A dispute or a repair application is read by reviewers and by the subject's
+    representatives; Forbidden for anyone else (``what``: "a dispute", …)."""
+    if not (actor.may("review") or actor.represents(subject_id)):
+        raise Forbidden(f"{what} is for the reviewers and the subject's representatives")
+
+
 def dispute_for(factory: sessionmaker[Session], actor: Actor, dispute_id: int) -> dict[str, Any]:
     """One dispute with its grounds and evidence, for a reviewer or a representative of
     the subject: 401 for anonymous visitors, 403 for any other account."""
@@ -409,8 +416,7 @@ def dispute_for(factory: sessionmaker[Session], actor: Actor, dispute_id: int) -
         dispute = session.get(Dispute, dispute_id)
         if dispute is None:
             raise NotFound(f"no dispute {dispute_id}")
-        if not (actor.may("review") or actor.represents(dispute.subject_id)):
-            raise Forbidden("a dispute is for the reviewers and the subject's representatives")
+        require_case_reader(actor, dispute.subject_id, "a dispute")
         record = _record(session, dispute.record_id)
         files = evidence.listed(session, "dispute", [dispute.id]).get(dispute.id, [])
         return dispute_view(dispute) | {

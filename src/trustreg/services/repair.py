@@ -284,10 +284,7 @@ def application_for(
         application = session.get(RepairApplication, application_id)
         if application is None:
             raise NotFound(f"no repair application {application_id}")
-        if not (actor.may("review") or actor.represents(application.subject_id)):
-            raise Forbidden(
-                "a repair application is for the reviewers and the subject's representatives"
-            )
+        disputes.require_case_reader(actor, application.subject_id, "a repair application")
         record = session.get(Record, application.record_id)
         assert record is not None
         files = evidence.listed(session, "repair", [application.id]).get(application.id, [])
