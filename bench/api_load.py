@@ -63,8 +63,9 @@ PY_SPY = Path("/tmp/tools/bin/py-spy")
 
 def _request(plan: dict[str, Any], rng: random.Random) -> tuple[str, str]:
     kind = rng.choices(KINDS, WEIGHTS)[0]
-    if kind == "profile":
-        return kind, f"/api/v1/subjects/{rng.randint(1, plan['max_id'])}"
+    if kind == "profile":  # the plan may name the ids to read (e.g. organisations only)
+        subject = rng.choice(plan["ids"]) if "ids" in plan else rng.randint(1, plan["max_id"])
+        return kind, f"/api/v1/subjects/{subject}"
     if kind == "identifier":
         return kind, f"/api/v1/subjects?identifier=uscc:{rng.choice(plan['uscc'])}"
     if kind == "check":

@@ -42,6 +42,9 @@ def store_env(work: Path) -> dict[str, str]:
         **os.environ,
         "TRUSTREG_DATABASE_URL": f"sqlite:///{(work / 'registry.db').resolve()}",
         "TRUSTREG_DATA_DIR": str(work.resolve()),
+        # A benchmark measures the server, not its rate limits (one client address).
+        "TRUSTREG_LIMIT_CHECKS_PER_MINUTE": "0",
+        "TRUSTREG_LIMIT_SCREENINGS_PER_MINUTE": "0",
     }
 
 

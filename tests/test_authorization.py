@@ -119,6 +119,9 @@ page GET    /subjects/{firm}/certificate.pdf                               200 2
 page GET    /verify/NOSUCHCODE                                             404 404 404 404 404 404 404
 page GET    /watches/{watch}                                               303 403 403 200 404 403 403
 page GET    /account/sign-in                                               200 200 200 200 200 200 200
+page GET    /healthz                                                       200 200 200 200 200 200 200
+page GET    /readyz                                                        200 200 200 200 200 200 200
+api  GET    /metrics                                                       401 200 403 403 403 403 403
 """
 WRITES = """
 #    method path                                                     anonymous operator authority checker unverified representative reviewer

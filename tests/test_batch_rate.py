@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from trustreg.batch.facts import resolve_facts
 from trustreg.batch.rate import BatchError, RateSummary, rate_all
 from trustreg.config import PLACEHOLDER_IDENTIFIER_KEY
-from trustreg.core.rating import RecordVersion, evaluate, facts_as_known, next_change
+from trustreg.core.rating import RecordVersion, evaluate, facts_as_known, schedule
 from trustreg.core.rulebook import Rulebook, parse_rulebook
 from trustreg.demo import (
     RECORD_COLUMNS,
@@ -213,15 +213,20 @@ def test_batch_equals_evaluate_for_every_subject(
     assert (summary.as_of, summary.rulebook_version) == (AS_OF, rules.version)
     assert calls[-1] == (summary.subjects, summary.subjects)
     expected_entries = []
+    overdue_subjects = 0
     for subject_id, subject_versions in versions.items():
         facts = facts_as_known(subject_versions, AS_OF)
         expected = evaluate(subject_id, facts, rules, AS_OF)
+        upcoming, overdue = schedule(facts, rules, AS_OF)
+        overdue_subjects += bool(overdue)
         got = assessments[subject_id]
         assert (got.points, got.grade) == (expected.points, expected.grade), subject_id
         assert got.lists == [m.list_code for m in expected.lists]
         assert json.loads(got.explanation) == expected.to_dict()
         assert (got.as_of, got.rulebook_version) == (AS_OF, rules.version)
-        assert got.next_change == next_change(facts, rules, AS_OF)
+        # As online: a record past its publicity but not yet marked expired makes the
+        # subject due for `maintain` on the rating day.
+        assert got.next_change == (AS_OF if overdue else upcoming), subject_id
         expected_entries += [
             (subject_id, m.list_code, m.entered_on, m.scheduled_exit, list(m.record_ids))
             for m in expected.lists
@@ -232,6 +237,7 @@ def test_batch_equals_evaluate_for_every_subject(
     assert sum(summary.grades.values()) == summary.subjects
     assert set(summary.lists) == set(rules.lists)
     assert any(a.next_change for a in assessments.values())
+    assert overdue_subjects > 0
 
     table = pq.read_table(output)
     assert table.column_names == ["subject_id", "points", "grade", "lists"]

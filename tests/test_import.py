@@ -48,7 +48,7 @@ from trustreg.config import Settings
 from trustreg.core.validation import RECORD_COLUMNS
 from trustreg.demo import demo_authorities, generate_record_rows_fast
 from trustreg.services import registry
-from trustreg.services.ingest import ImportOptions, import_file
+from trustreg.services.ingest import ImportOptions, ImportReport, import_file
 from trustreg.store import queries
 from trustreg.store.db import make_engine, transaction
 from trustreg.store.models import Record, RecordStatusChange, Subject
@@ -266,7 +266,8 @@ def test_crash_keeps_committed_chunks_and_rerun_finishes(
     path = write_csv(tmp_path / "records.csv", [record_row(n) for n in range(1, 51)])
     progress: list[int] = []
 
-    def crash_after_second_chunk(bytes_read: int) -> None:
+    def crash_after_second_chunk(bytes_read: int, so_far: ImportReport) -> None:
+        assert so_far.rows_read == 10 * (len(progress) + 1)  # called after each commit
         progress.append(bytes_read)
         if len(progress) == 2:
             raise Crash

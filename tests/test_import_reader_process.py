@@ -19,7 +19,7 @@ from tests.feeds import (
     wrong_check,
 )
 from trustreg.services import registry
-from trustreg.services.ingest import ImportOptions, import_file
+from trustreg.services.ingest import ImportOptions, ImportReport, import_file
 from trustreg.store.db import make_engine, transaction
 from trustreg.store.models import Record, RecordStatusChange
 
@@ -111,7 +111,7 @@ def test_an_interrupted_import_leaves_no_reader_behind(tmp_path: Path) -> None:
     class Stop(Exception):
         pass
 
-    def stop_after_first_chunk(_bytes_read: int) -> None:
+    def stop_after_first_chunk(_bytes_read: int, _so_far: ImportReport) -> None:
         assert reader_children(), "the reader process should be running"
         raise Stop
 

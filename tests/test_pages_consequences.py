@@ -126,7 +126,9 @@ def test_certificate_states_standing_lists_and_consequences(
     after = datetime.now(UTC)
     assert page.status_code == 200, page.text
     assert page.headers["content-type"].startswith("text/html")
-    assert "@media print" in page.text
+    # Its print style is in the portal's stylesheet (no inline style under the CSP).
+    assert 'class="certificate-page"' in page.text
+    assert "body.certificate-page header{display:none}" in client.get("/static/portal.css").text
     assert '<td class="subject-name">北京测试科技有限公司</td>' in page.text
     assert f"<code>uscc:{USCC}</code>" in page.text
     issued = re.search(r'<time class="issued" datetime="([^"]+)">', page.text)

@@ -7,6 +7,7 @@ Domain errors become one line on stderr and the exit code their class carries
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from datetime import UTC, datetime
@@ -14,15 +15,19 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError as PydanticValidationError
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from trustreg import logs
 from trustreg.cli_accounts import accounts_app
 from trustreg.cli_audit import audit_app
+from trustreg.cli_backup import backup_command, restore_command
 from trustreg.cli_checks import eligibility_command
 from trustreg.cli_common import err, open_registry, out, parse_day
 from trustreg.cli_export import export_command
+from trustreg.cli_identifiers import identifiers_app
 from trustreg.cli_screening import check_command, screen_command
 from trustreg.cli_watch import watch_app
 from trustreg.config import Settings
@@ -45,6 +50,7 @@ app.add_typer(subjects_app, name="subjects")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(audit_app, name="audit")
 app.add_typer(watch_app, name="watch")
+app.add_typer(identifiers_app, name="identifiers")
 
 
 @app.command()
@@ -157,7 +163,12 @@ def authorities_token(
 
 
 def _import(
-    feed: str, file: Path, file_format: str | None, encoding: str | None, rejects: Path | None
+    feed: str,
+    file: Path,
+    file_format: str | None,
+    encoding: str | None,
+    rejects: Path | None,
+    progress_lines: bool,
 ) -> None:
     settings = Settings()
     factory = open_registry(settings)
@@ -178,11 +189,20 @@ def _import(
         DownloadColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=err, transient=True) as progress:
+    with Progress(*columns, console=err, transient=True, disable=progress_lines) as progress:
         task = progress.add_task(f"importing {file.name}", total=size)
-        report = ingest.import_file(
-            factory, feed, file, options, lambda done: progress.update(task, completed=done)
-        )
+
+        def committed(done: int, so_far: ingest.ImportReport) -> None:
+            progress.update(task, completed=done)
+            if progress_lines:  # printed after the commit: these rows are stored
+                line = (
+                    f"batch {so_far.batch_id}: {so_far.rows_read} rows read, committed: "
+                    f"{so_far.created} created, {so_far.updated} updated, "
+                    f"{so_far.unchanged} unchanged, {so_far.rejected} rejected"
+                )
+                print(line, file=sys.stderr, flush=True)  # whole and unwrapped, at once
+
+        report = ingest.import_file(factory, feed, file, options, committed)
     out.print(
         f"batch {report.batch_id}: {report.rows_read} rows read ({report.file_format}, "
         f"{report.encoding}): {report.created} created, {report.updated} updated, "
@@ -200,6 +220,14 @@ EncodingOption = Annotated[str | None, typer.Option(help="utf-8 or gb18030 (defa
 RejectsOption = Annotated[
     Path | None, typer.Option(help="Rejection report (default: NAME.rejects.csv beside the file)")
 ]
+ProgressLinesOption = Annotated[
+    bool,
+    typer.Option(
+        "--progress-lines",
+        help="Instead of the progress bar, a line on stderr after each committed chunk "
+        "(for logs: the rows it counts are stored, even if the import is then killed)",
+    ),
+]
 
 
 @import_app.command("subjects")
@@ -208,9 +236,10 @@ def import_subjects(
     file_format: FormatOption = None,
     encoding: EncodingOption = None,
     rejects: RejectsOption = None,
+    progress_lines: ProgressLinesOption = False,
 ) -> None:
     """Import the business-register feed (CSV or JSON Lines)."""
-    _import("subjects", file, file_format, encoding, rejects)
+    _import("subjects", file, file_format, encoding, rejects, progress_lines)
 
 
 @import_app.command("records")
@@ -219,9 +248,10 @@ def import_records(
     file_format: FormatOption = None,
     encoding: EncodingOption = None,
     rejects: RejectsOption = None,
+    progress_lines: ProgressLinesOption = False,
 ) -> None:
     """Import credit records submitted by authorities (CSV or JSON Lines)."""
-    _import("records", file, file_format, encoding, rejects)
+    _import("records", file, file_format, encoding, rejects, progress_lines)
 
 
 @subjects_app.command("show")
@@ -387,6 +417,8 @@ app.command("eligibility")(eligibility_command)
 app.command("check")(check_command)
 app.command("screen")(screen_command)
 app.command("export")(export_command)
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 
 
 def main() -> None:
@@ -395,6 +427,9 @@ def main() -> None:
     Wrong usage (unknown command, missing argument, bad option value) is Typer's: it
     prints the usage and exits 2.
     """
+    # Settings are validated again by the command itself, which reports what is wrong.
+    with contextlib.suppress(PydanticValidationError):
+        logs.start_run(Settings())  # stderr, JSON in production; one id for this run
     try:
         app()
     except TrustRegError as exc:

@@ -72,8 +72,11 @@ def list_(
         out.print_json(json.dumps([v.to_dict() for v in views]))
         return
     table = Table("username", "role", "organisation", "authority", "verified", "subjects")
+    now = SystemClock().now()
     for v in views:
         state = "disabled" if v.disabled else ("yes" if v.verified else "no")
+        if v.locked(now):
+            state += " (locked)"
         subjects_text = ", ".join(map(str, v.subjects))
         table.add_row(v.username, v.role, v.organisation, v.authority or "", state, subjects_text)
     out.print(table)
@@ -116,6 +119,15 @@ def enable(username: str) -> None:
     """Enable a disabled account again (its old tokens stay revoked)."""
     accounts.set_disabled(open_registry(Settings()), username, False, SystemClock().now(), ACTOR)
     out.print(f"account {username} enabled")
+
+
+@accounts_app.command("unlock")
+def unlock(username: str) -> None:
+    """Lift a sign-in lock-out (after repeated failed sign-ins) before it ends."""
+    was_locked = accounts.unlock(open_registry(Settings()), username, SystemClock().now(), ACTOR)
+    out.print(
+        f"account {username} unlocked" if was_locked else f"account {username} was not locked"
+    )
 
 
 @accounts_app.command("password")

@@ -19,7 +19,9 @@ err = Console(stderr=True, soft_wrap=True)
 
 def open_registry(settings: Settings) -> sessionmaker[Session]:
     """Migrate the store if needed and load the configured rulebook."""
-    return registry.initialise(make_engine(settings.sqlalchemy_url), settings.rulebook)
+    return registry.initialise(
+        make_engine(settings.sqlalchemy_url), settings.rulebook, settings.identifier_key
+    )
 
 
 def parse_day(text: str | None, option: str) -> date | None:

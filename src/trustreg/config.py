@@ -91,6 +91,77 @@ class Settings(BaseSettings):
         description="Seconds between the server's runs of due webhook deliveries (first "
         "worker only); 0 turns them off, leaving them to `trustreg watch deliver` from cron.",
     )
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto",
+        description="Log lines of the server and the CLI: one JSON object per line, or "
+        "readable text; auto means JSON in production and text elsewhere.",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Least severe log lines written (info includes the access log)."
+    )
+    access_log: bool = Field(
+        True, description="Write one log line per HTTP request (route template, status, time)."
+    )
+    metrics_token: str = Field(
+        "",
+        description="Bearer token a Prometheus scraper sends to read /metrics (at least 24 "
+        "characters); empty lets only signed-in operators read it.",
+    )
+
+    # Security controls (web/security.py, services/accounts.py): docs/configuration.md.
+    max_body_bytes: int = Field(
+        10 * 1024 * 1024,
+        ge=1024,
+        description="Largest JSON or form request body; larger ones get 413 before parsing.",
+    )
+    max_upload_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1024,
+        description="Largest file upload (multipart evidence, CSV or JSON Lines screening and "
+        "tender files); larger ones get 413 before parsing.",
+    )
+    limit_sign_ins_per_minute: int = Field(
+        30, ge=0, description="Sign-in attempts per client address and minute; 0 turns it off."
+    )
+    limit_sign_ins_per_user_per_minute: int = Field(
+        10, ge=0, description="Sign-in attempts per username and minute; 0 turns it off."
+    )
+    limit_checks_per_minute: int = Field(
+        600,
+        ge=0,
+        description="Checks and look-ups per account (or client address) and minute; 0 "
+        "turns it off.",
+    )
+    limit_screenings_per_minute: int = Field(
+        10,
+        ge=0,
+        description="Screening and tender-check submissions per account (or client "
+        "address) and minute; 0 turns it off.",
+    )
+    lockout_failures: int = Field(
+        5,
+        ge=0,
+        description="Failed sign-ins within LOCKOUT_MINUTES that lock an account; 0 turns "
+        "the lock-out off.",
+    )
+    lockout_minutes: int = Field(
+        15, ge=1, le=1440, description="Window of counted failures and length of a lock-out."
+    )
+    # Slow clients (web/slow_clients.py): docs/configuration.md.
+    request_header_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="Seconds a client has to send a request's headers; a slower one "
+        "(slowloris) gets 408 and is disconnected.",
+    )
+    request_body_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="Seconds a client has to send a request's body, one more for every "
+        "16 KiB received; a slower one is disconnected.",
+    )
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
@@ -110,6 +181,13 @@ class Settings(BaseSettings):
     def _thresholds_in_order(self) -> Settings:
         if self.review_threshold > self.match_threshold:
             raise ValueError("TRUSTREG_REVIEW_THRESHOLD must not exceed TRUSTREG_MATCH_THRESHOLD")
+        return self
+
+    @model_validator(mode="after")
+    def _metrics_token_long_enough(self) -> Settings:
+        # A short token could be guessed by trying; empty turns the token off.
+        if self.metrics_token and len(self.metrics_token.strip()) < 24:
+            raise ValueError("TRUSTREG_METRICS_TOKEN must have at least 24 characters")
         return self
 
     @property

@@ -93,3 +93,11 @@ class Forbidden(TrustRegError):
     status = 403
     exit_code = 5
     title = "Forbidden"
+
+
+class ConfigurationError(TrustRegError):
+    """A setting the registry cannot run with (e.g. the wrong identifier key)."""
+
+    status = 500
+    exit_code = 6
+    title = "Configuration refused"

@@ -13,9 +13,11 @@ known, ``known_at=None``) in SQL, for every record at once:
 
 Then the facts that cannot matter on ``as_of`` are left out, which changes neither
 ``evaluate`` nor ``next_change`` and spares the workers most of their work: revoked
-records, records of types the rulebook does not know, and records whose every day
-that counts (publicity end, listing ends) is on or before ``as_of``, that is whose
-``effective_from`` plus the longest of the type's publicity and listing periods is.
+records, records of types the rulebook does not know, and records already marked ended
+(expired, repaired) whose every day that counts (publicity end, listing ends) is on
+or before ``as_of``, that is whose ``effective_from`` plus the longest of the type's
+publicity and listing periods is. A record past those days but not yet marked is
+kept: it makes the subject due for ``maintain``, which marks it expired.
 A record that takes effect after ``as_of`` is kept: it does not count yet, but it
 is a day the assessment changes by itself (``next_change``).
 
@@ -32,7 +34,7 @@ from pathlib import Path
 import duckdb
 
 from trustreg.batch.steps import duck, sql_date, sql_path, sql_text
-from trustreg.core.rating import VOID_STATUSES
+from trustreg.core.rating import ENDING_STATUSES, VOID_STATUSES
 from trustreg.core.rulebook import RecordType, Rulebook
 
 FACTS_ROW_GROUP = 65_536
@@ -101,12 +103,14 @@ FROM (
         f"({sql_text(code)}, {horizon_days(rule)})" for code, rule in rulebook.record_types.items()
     )
     void = ", ".join(sql_text(status) for status in sorted(VOID_STATUSES))
+    ending = ", ".join(sql_text(status) for status in sorted(ENDING_STATUSES))
     write = f"""
 COPY (
     SELECT facts.*
     FROM facts JOIN (VALUES {horizons}) AS rules(record_type, horizon_days) USING (record_type)
     WHERE facts.status NOT IN ({void})
-      AND facts.effective_from + rules.horizon_days > {on}
+      AND (facts.effective_from + rules.horizon_days > {on}
+           OR facts.status NOT IN ({ending}))
     ORDER BY subject_id, record_id
 ) TO {sql_path(facts)} (FORMAT parquet, ROW_GROUP_SIZE {FACTS_ROW_GROUP})
 """

@@ -25,7 +25,7 @@ from typing import Any
 from trustreg.batch import process, store_writes
 from trustreg.batch.facts import FACT_COLUMNS, SubjectRange
 from trustreg.batch.steps import duck, sql_path
-from trustreg.core.rating import Assessment, RecordFact, evaluate, next_change
+from trustreg.core.rating import Assessment, RecordFact, evaluate, schedule
 from trustreg.core.rulebook import Rulebook, parse_rulebook_cached
 from trustreg.services import watch_events
 from trustreg.store.db import transaction
@@ -108,7 +108,10 @@ def _evaluate_range(task: RangeTask) -> RangeOutcome:
     for subject_id in subject_ids:
         subject_facts = facts_of.get(subject_id, [])
         assessment = evaluate(subject_id, subject_facts, rulebook, task.as_of)
-        evaluated.add(assessment, next_change(subject_facts, rulebook, task.as_of), task)
+        upcoming, overdue = schedule(subject_facts, rulebook, task.as_of)
+        # As online (services.assessments): a record whose publicity has ended but is
+        # not yet marked expired makes the subject due for `maintain` on this day.
+        evaluated.add(assessment, task.as_of if overdue else upcoming, task)
         outcome.grades[assessment.grade] += 1
         outcome.lists.update(m.list_code for m in assessment.lists)
         if task.output:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import pickle
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -214,23 +214,36 @@ class ScreeningIndex:
         self, prepared: Profile, top: int = 3, persons: bool = True
     ) -> list[Candidate]:
         """``search`` for a query already prepared."""
+        found = self.compared(prepared, persons, self.rarity)
+        found.sort(key=lambda f: (f[0], -f[1]), reverse=True)
+        return [
+            Candidate(int(self.subject_ids[p]), score, self.thresholds.decision(score), comparison)
+            for score, p, comparison in found[:top]
+        ]
+
+    def compared(
+        self,
+        prepared: Profile,
+        persons: bool,
+        rarity: Callable[[str], float],
+        skip: npt.NDArray[np.bool_] | None = None,
+    ) -> list[tuple[float, int, Comparison]]:
+        """(score, position, comparison) of every candidate compared in full, unsorted;
+        entries whose position ``skip`` marks are passed over before the candidates are
+        chosen (``core.layered``: entries a newer layer has replaced)."""
         if not prepared.names and not prepared.identifiers:
             return []
         found = []
-        for position in self._candidates(prepared):
+        for position in self._candidates(prepared, skip):
             if not persons and self.persons[position]:
                 continue
-            comparison = compare(prepared, self.profile_at(position), self.rarity)
-            found.append((comparison.score, -position, comparison))
-        found.sort(reverse=True)
-        return [
-            Candidate(
-                int(self.subject_ids[-neg]), score, self.thresholds.decision(score), comparison
-            )
-            for score, neg, comparison in found[:top]
-        ]
+            comparison = compare(prepared, self.profile_at(position), rarity)
+            found.append((comparison.score, position, comparison))
+        return found
 
-    def _candidates(self, prepared: Profile) -> list[int]:
+    def _candidates(
+        self, prepared: Profile, skip: npt.NDArray[np.bool_] | None = None
+    ) -> list[int]:
         """The entries sharing the most rarity with the query, from the postings of its
         rarest keys only (numpy: a query reads a few thousand postings at most)."""
         chosen: list[tuple[int, int]] = []
@@ -250,9 +263,12 @@ class ScreeningIndex:
             [math.log((self._size + 1) / (n + 1)) + 1.0 for n, _ in chosen], [n for n, _ in chosen]
         )
         found, inverse = np.unique(positions, return_inverse=True)
+        shared = np.bincount(inverse, weights=weights)
+        if skip is not None:
+            kept = ~skip[found]
+            found, shared = found[kept], shared[kept]
         if len(found) <= CANDIDATES:
             return [int(p) for p in found]
-        shared = np.bincount(inverse, weights=weights)
         best = np.argpartition(-shared, CANDIDATES)[:CANDIDATES]
         return [int(p) for p in found[best]]
 

@@ -184,6 +184,12 @@ def _keyed_hash(key: str, scheme: str, value: str) -> str:
     return hmac.digest(key.encode(), f"{scheme}:{value}".encode(), "sha256").hex()
 
 
+def key_check_value(key: str) -> str:
+    """A value that tells whether ``key`` is the key a store was built with, without
+    revealing it: the HMAC-SHA256 of a fixed text under the key."""
+    return hmac.digest(key.encode(), b"trustreg identifier key check", "sha256").hex()
+
+
 def stored_identifier(key: str, ident: Identifier) -> StoredIdentifier:
     """What the store keeps of ``ident``: a person's number masked, with its keyed hash."""
     value = mask_identifier(ident) if ident.scheme in PERSON_SCHEMES else ident.value

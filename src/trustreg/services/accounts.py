@@ -10,6 +10,10 @@ disputes and repair applications. Anyone not signed in is **anonymous**.
 Passwords are kept as argon2id hashes; sessions and API tokens as SHA-256 hashes of
 random tokens, so a copy of the database lets no one sign in. Every change to an
 account is an audit entry.
+
+Repeated failed sign-ins lock an account for a while (``services.lockout``): a locked
+account, a wrong password and an unknown username get the same answer, checked in the
+same time, so trying names tells no one which accounts exist.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from trustreg.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationError
+from trustreg.services.lockout import Lockout, count_failure, is_locked, locked_until
+from trustreg.services.lockout import clear as clear_failures
 from trustreg.store import queries, writes
 from trustreg.store.db import transaction
 from trustreg.store.models import Authority, AuthorityRecordType, Subject
@@ -47,6 +53,11 @@ USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 MIN_PASSWORD = 12
 TOKEN_PREFIX = "trk_"
 _HASHER = PasswordHasher()
+# One answer to every refused sign-in: it must not tell which accounts exist.
+SIGN_IN_REFUSED = (
+    "the username or password is wrong, the account is disabled, or it is locked for a "
+    "while after repeated failed sign-ins"
+)
 
 
 @functools.cache
@@ -105,6 +116,10 @@ class AccountView:
     verified: bool
     disabled: bool
     subjects: tuple[int, ...]
+    locked_until: datetime | None = None
+
+    def locked(self, now: datetime) -> bool:
+        return self.locked_until is not None and self.locked_until > now
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -116,6 +131,7 @@ class AccountView:
             "verified": self.verified,
             "disabled": self.disabled,
             "subjects": list(self.subjects),
+            "locked_until": self.locked_until.isoformat() if self.locked_until else None,
         }
 
 
@@ -209,6 +225,7 @@ def _view(session: Session, account: Account) -> AccountView:
         verified=account.verified_at is not None,
         disabled=account.disabled_at is not None,
         subjects=tuple(sorted(links)),
+        locked_until=locked_until(account),
     )
 
 
@@ -260,10 +277,13 @@ def link_subject(
 def set_disabled(
     factory: sessionmaker[Session], username: str, disabled: bool, now: datetime, actor: str
 ) -> None:
-    """Disable (or enable again) an account; disabling ends its sessions and tokens."""
+    """Disable (or enable again) an account; disabling ends its sessions and tokens,
+    enabling also lifts a sign-in lock-out."""
     with transaction(factory) as session:
         account = _account(session, username)
         account.disabled_at = now if disabled else None
+        if not disabled:
+            clear_failures(account)
         if disabled:
             for row in session.scalars(
                 select(WebSession).where(WebSession.account_id == account.id)
@@ -289,30 +309,64 @@ def set_password(
 
 
 def sign_in(
-    factory: sessionmaker[Session], username: str, password: str, now: datetime, hours: int
+    factory: sessionmaker[Session],
+    username: str,
+    password: str,
+    now: datetime,
+    hours: int,
+    lockout: Lockout = Lockout(),
 ) -> str:
-    """Check the password and open a session; returns the cookie token (shown once)."""
+    """Check the password and open a session; returns the cookie token (shown once).
+
+    A failure counts towards the account's lock-out; a success clears the count. While
+    locked, even the right password is refused, with the same answer as a wrong one."""
+    token: str | None = None
     with transaction(factory) as session:
         account = session.scalar(select(Account).where(Account.username == username))
         try:
+            # An unknown name is checked against a dummy hash: it takes as long.
             _HASHER.verify(account.password_hash if account else _dummy_hash(), password)
+            right = True
         except (VerificationError, InvalidHashError):
-            account = None
-        if account is None or account.disabled_at is not None:
-            raise Unauthorized("the username or password is wrong, or the account is disabled")
-        token = secrets.token_urlsafe(32)
-        session.add(
-            WebSession(
-                id=_digest(token),
-                account_id=account.id,
-                created_at=now,
-                expires_at=now + timedelta(hours=hours),
-            )
-        )
-        writes.append_audit(
-            session, account.username, "session.open", f"account:{username}", {}, now
-        )
+            right = False
+        # Only a known account has a count to keep: the extra UPDATE costs well under a
+        # millisecond, lost in the hash check's tens of milliseconds and their jitter.
+        if account is not None and not is_locked(account, now):
+            if not right:
+                count_failure(session, account, now, lockout)
+            elif account.disabled_at is None:
+                clear_failures(account)
+                token = _open_session(session, account, now, hours)
+    if token is None:
+        raise Unauthorized(SIGN_IN_REFUSED)
     return token
+
+
+def _open_session(session: Session, account: Account, now: datetime, hours: int) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(
+        WebSession(
+            id=_digest(token),
+            account_id=account.id,
+            created_at=now,
+            expires_at=now + timedelta(hours=hours),
+        )
+    )
+    target = f"account:{account.username}"
+    writes.append_audit(session, account.username, "session.open", target, {}, now)
+    return token
+
+
+def unlock(factory: sessionmaker[Session], username: str, now: datetime, actor: str) -> bool:
+    """Lift a sign-in lock-out before it ends (the operator); False if none was on."""
+    with transaction(factory) as session:
+        account = _account(session, username)
+        was_locked = is_locked(account, now)
+        clear_failures(account)
+        if was_locked:
+            target = f"account:{username}"
+            writes.append_audit(session, actor, "account.unlock", target, {}, now)
+        return was_locked
 
 
 def sign_out(factory: sessionmaker[Session], token: str, now: datetime) -> None:

@@ -20,11 +20,12 @@ from trustreg.services import retention, watch_events
 from trustreg.services.retention import RetentionReport
 from trustreg.store import assessments as store
 from trustreg.store import queries
-from trustreg.store.db import transaction
+from trustreg.store.db import make_way, transaction
 from trustreg.store.models import Subject
 from trustreg.store.writes import append_audit
 
-MAINTAIN_CHUNK = 2000
+# Subjects re-evaluated per transaction: it holds the write lock, so a short one.
+MAINTAIN_CHUNK = 500
 
 
 def assess(
@@ -66,6 +67,7 @@ def refresh(
     """
     if not subject_ids:
         return 0
+    store.lock_subjects(session, subject_ids)  # a concurrent import or maintain waits
     today = now.date()
     rulebook = queries.rulebook_in_force(session, today)
     current = store.current_facts(session, subject_ids)
@@ -106,6 +108,8 @@ def maintain(factory: sessionmaker[Session], now: datetime | None = None) -> Mai
         due = store.due_subjects(session, now.date()) + store.unassessed_subjects(session)
     expired = 0
     for start in range(0, len(due), MAINTAIN_CHUNK):
+        if start:
+            make_way(factory)  # imports and submissions go on meanwhile
         with transaction(factory) as session:
             expired += refresh(session, due[start : start + MAINTAIN_CHUNK], now, expire=True)
     if due:

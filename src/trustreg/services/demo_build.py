@@ -45,7 +45,9 @@ def build_demo(settings: Settings, n_subjects: int, seed: int, console: Console)
     if not settings.database_url:
         settings = demo_settings(settings)
         _remove_sqlite(settings)
-    factory = registry.initialise(make_engine(settings.sqlalchemy_url), settings.rulebook)
+    factory = registry.initialise(
+        make_engine(settings.sqlalchemy_url), settings.rulebook, settings.identifier_key
+    )
     with transaction(factory) as session:
         if count_rows(session, Subject):
             raise Conflict(

@@ -149,6 +149,8 @@ def correct(record: Record, correction: Correction, today: date) -> dict[str, tu
         summary = correction.summary.strip()
         if len(summary) > MAX_SUMMARY:
             raise ValidationError("summary", f"has {len(summary)} characters; at most 2000")
+        if "\x00" in summary:  # PostgreSQL cannot store it
+            raise ValidationError("summary", "must not contain a NUL character (U+0000)")
         changes["summary"] = (f"{len(record.summary)} characters", f"{len(summary)} characters")
         record.summary = summary
     if not changes:

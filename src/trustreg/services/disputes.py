@@ -89,6 +89,10 @@ def check_form(form: DisputeForm) -> DisputeForm:
 
 
 def check_length(field: str, value: str, shortest: int, longest: int) -> None:
+    """A text of a dispute or repair case: its length, and no NUL (no text needs one,
+    and PostgreSQL cannot store it)."""
+    if "\x00" in value:
+        raise ValidationError(field, "must not contain a NUL character (U+0000)")
     if not shortest <= len(value) <= longest:
         raise ValidationError(
             field, f"has {len(value)} characters; between {shortest} and {longest}"

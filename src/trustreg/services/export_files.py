@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
+from trustreg.core.spreadsheet import defuse
+
 Row = dict[str, Any]
 Columns = Sequence[tuple[str, pa.DataType]]
 T = TypeVar("T")
@@ -54,7 +56,8 @@ def write_csv(path: Path, columns: Columns, rows: Iterator[Row]) -> int:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow([name for name, _ in columns])
         for row in rows:
-            writer.writerow([_text(row[name]) for name, _ in columns])
+            # Names, references and summaries defused: a spreadsheet must not run them.
+            writer.writerow([defuse(_text(row[name])) for name, _ in columns])
             count += 1
     return count
 

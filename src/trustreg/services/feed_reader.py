@@ -11,7 +11,8 @@ from __future__ import annotations
 import codecs
 import csv
 import json
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
@@ -19,6 +20,10 @@ from typing import BinaryIO, NamedTuple
 from trustreg.errors import InputFileError
 
 SAMPLE_BYTES = 1 << 20
+# A JSON text may spell a lone surrogate ("\ud800"): not Unicode text, so no store,
+# file or answer can hold it (UTF-8 has no bytes for it).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+SURROGATE_REASON = "contains a lone surrogate (\\ud800-\\udfff): not Unicode text"
 FORMATS = ("csv", "jsonl")
 ENCODINGS = ("utf-8", "gb18030")
 
@@ -233,6 +238,10 @@ def _read_jsonl(
         if not isinstance(data, dict):
             yield RowProblem(number, "row", "is not a JSON object", line)
             continue
+        surrogate = surrogate_field(data)
+        if surrogate is not None:
+            yield RowProblem(number, surrogate, SURROGATE_REASON, line)
+            continue
         unknown = [k for k in data if k not in columns]
         if unknown:
             yield RowProblem(number, unknown[0], "unknown field", line)
@@ -249,3 +258,14 @@ def _read_jsonl(
             fields[key] = "" if value is None else str(value)
         else:
             yield FeedRow(number, fields, line)
+
+
+def surrogate_field(data: Mapping[str, object]) -> str | None:
+    """The first field of a JSON object whose value holds a lone surrogate (``row`` if
+    a name does), or None."""
+    for key, value in data.items():
+        if _SURROGATE.search(key):
+            return "row"
+        if isinstance(value, str) and _SURROGATE.search(value):
+            return key
+    return None

@@ -96,9 +96,13 @@ def import_file(
     feed_name: str,
     path: Path,
     options: ImportOptions,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, ImportReport], None] | None = None,
 ) -> ImportReport:
-    """Import one feed file; raise InputFileError if the file cannot be read at all."""
+    """Import one feed file; raise InputFileError if the file cannot be read at all.
+
+    ``progress`` is called after each chunk is committed, with the bytes read so far
+    and the report so far: the rows it counts are stored and stay stored.
+    """
     feed = FEEDS[feed_name]
     fmt = detect_format(path, options.file_format, options.encoding)
     check_header(path, fmt, feed, options.max_line_bytes)
@@ -150,7 +154,7 @@ def _run_batch(
     fmt: FeedFormat,
     options: ImportOptions,
     on_rejections: Callable[[Sequence[Rejection]], None],
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, ImportReport], None] | None = None,
 ) -> ImportReport:
     batch_id = _start(factory, feed_name, path, fmt.file_format, fmt.encoding, options)
     report = ImportReport(batch_id, fmt.file_format, fmt.encoding)
@@ -158,7 +162,7 @@ def _run_batch(
         for chunk in validated:
             on_rejections(_apply_chunk(factory, feed, batch_id, chunk, report, path.name, options))
             if progress:
-                progress(chunk.bytes_read)
+                progress(chunk.bytes_read, report)
     except BaseException:
         _finish(factory, batch_id, "failed", report, options.actor)
         raise
@@ -176,6 +180,7 @@ def _apply_chunk(
     options: ImportOptions,
 ) -> list[Rejection]:
     with transaction(factory) as session:
+        writes.lock_imports(session)  # another import's chunk waits for this one
         now = utcnow()
         outcome = feed.apply(session, batch_id, source, chunk.items, now, options.identifier_key)
         assessments.refresh(session, outcome.subjects, now, fresh=outcome.new_subjects)

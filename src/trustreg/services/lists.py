@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from trustreg.core.identifiers import SCHEMES, Identifier, MaskedIdentifier, mask_identifier
 from trustreg.core.rulebook import RegistryList
+from trustreg.core.spreadsheet import defuse_row
 from trustreg.core.vocabulary import PERSON_KINDS
 from trustreg.errors import NotFound, ValidationError
 from trustreg.store import lists as store
@@ -193,19 +194,22 @@ def _csv_chunks(factory: sessionmaker[Session], where: EntryFilter) -> Iterator[
         after = rows[-1].key
 
 
-def _csv_row(view: dict[str, Any]) -> list[str]:
-    return [
-        str(view["id"]),
-        str(view["subject_id"]),
-        view["name"],
-        view["identifier"] or "",
-        view["entered_on"],
-        view["scheduled_exit"],
-        " ".join(str(i) for i in view["record_ids"]),
-    ]
+def _csv_row(view: dict[str, Any]) -> list[object]:
+    # A name is an authority's text: defused, so a spreadsheet does not run it.
+    return defuse_row(
+        [
+            str(view["id"]),
+            str(view["subject_id"]),
+            view["name"],
+            view["identifier"] or "",
+            view["entered_on"],
+            view["scheduled_exit"],
+            " ".join(str(i) for i in view["record_ids"]),
+        ]
+    )
 
 
-def _csv_lines(rows: Sequence[Sequence[str]]) -> str:
+def _csv_lines(rows: Sequence[Sequence[object]]) -> str:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(rows)
     return buffer.getvalue()

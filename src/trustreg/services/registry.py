@@ -13,11 +13,19 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from trustreg.core.identifiers import key_check_value
 from trustreg.core.rulebook import Rulebook, parse_rulebook
 from trustreg.core.validation import AuthorityGrant, ValidationContext
 from trustreg.core.vocabulary import AUTHORITY_KINDS
-from trustreg.errors import Conflict, InputFileError, NotFound, Unauthorized, ValidationError
-from trustreg.store import queries, writes
+from trustreg.errors import (
+    ConfigurationError,
+    Conflict,
+    InputFileError,
+    NotFound,
+    Unauthorized,
+    ValidationError,
+)
+from trustreg.store import keys, queries, writes
 from trustreg.store.db import migrate, session_factory, transaction
 from trustreg.store.models import Authority, AuthorityToken
 
@@ -33,12 +41,41 @@ def read_rulebook(path: Path) -> Rulebook:
     return parse_rulebook(text)
 
 
-def initialise(engine: Engine, rulebook_path: Path) -> sessionmaker[Session]:
-    """Migrate the schema and load the rulebook; safe to run again."""
+def initialise(
+    engine: Engine, rulebook_path: Path, identifier_key: str | None = None
+) -> sessionmaker[Session]:
+    """Migrate the schema and load the rulebook; safe to run again.
+
+    With ``identifier_key``, also check that it is the key the store was built with
+    (the first run records it): see :func:`check_identifier_key`.
+    """
     migrate(engine)
     factory = session_factory(engine)
     load_rulebook(factory, read_rulebook(rulebook_path), "system")
+    if identifier_key is not None:
+        check_identifier_key(factory, identifier_key)
     return factory
+
+
+def check_identifier_key(factory: sessionmaker[Session], identifier_key: str) -> None:
+    """Refuse a key other than the one the store's identifiers are hashed under.
+
+    With another key no person would be found by number, and the next import would
+    register every person again; so the mismatch stops the command instead. The first
+    run on a store records the key's check value (never the key).
+    """
+    wanted = key_check_value(identifier_key)
+    with transaction(factory) as session:
+        stored = keys.key_check_of(session, keys.IDENTIFIER)
+        if stored is None:
+            keys.store_key_check(session, keys.IDENTIFIER, wanted, datetime.now(UTC))
+            return
+    if not hmac.compare_digest(stored, wanted):
+        raise ConfigurationError(
+            "TRUSTREG_IDENTIFIER_KEY is not the key this registry's identifiers are hashed "
+            "under: with it no person would be found by number. Set the registry's key, or "
+            "change keys with `trustreg identifiers rekey` (docs/security.md)."
+        )
 
 
 def load_rulebook(factory: sessionmaker[Session], rulebook: Rulebook, actor: str) -> bool:

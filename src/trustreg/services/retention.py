@@ -26,7 +26,7 @@ from trustreg.core.rating import ENDING_STATUSES, VOID_STATUSES, RecordFact, pub
 from trustreg.core.rulebook import RecordType
 from trustreg.store import purge as store
 from trustreg.store import queries
-from trustreg.store.db import transaction
+from trustreg.store.db import make_way, transaction
 from trustreg.store.writes import append_audit
 
 RETENTION_CHUNK = 1000
@@ -84,6 +84,8 @@ def purge(
             append_audit(session, "registry", "retention_purge", f"record_type:{code}", detail, now)
     ids = sorted(i for found in plan.values() for i in found)
     for start in range(0, len(ids), chunk):
+        if start:
+            make_way(factory)  # imports and submissions go on meanwhile
         with transaction(factory) as session:
             _purge_chunk(session, rules, today, ids[start : start + chunk], report)
     return report

@@ -15,6 +15,7 @@ so the index holds the identifier key; the answer shows such numbers masked.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import threading
 import time
@@ -32,6 +33,7 @@ from trustreg.core.identifiers import (
     mask_identifier,
     parse_identifier,
 )
+from trustreg.core.layered import LayeredIndex
 from trustreg.core.matching import Party, Thresholds, profile, with_hashed_numbers
 from trustreg.core.vocabulary import PERSON_KINDS, SUBJECT_KINDS
 from trustreg.errors import ValidationError
@@ -56,11 +58,26 @@ class Shown:
 
 
 class RegistryIndex:
-    """The screening index of one store, rebuilt when the store has new subjects.
+    """The screening index of one store, kept fresh as the store changes.
+
+    Built in full once (``_build``: a minute or more at a million subjects); after
+    that, each look at the store (at most once a second) reads only the subjects new
+    or changed since the last look, prepares them, and serves a ``LayeredIndex``: the
+    base less the entries they supersede, plus a delta of every subject changed since
+    the base (milliseconds to a few hundred). A full rebuild is due when subjects
+    have been deleted (the retention purge) or the delta outgrows ``rebuild_share``
+    of the base (or ``rebuild_max`` entries); it runs in a background thread while the
+    layered index goes on serving. Until it ends, a deleted subject may still come
+    up as a candidate (its ``Shown`` is kept, so an answer can still show it).
 
     ``identifier_key`` is the store's identifier key (setting ``identifier_key``): a
     query's person number is hashed with it to meet the entries' hashes.
+    ``builds`` counts full builds, ``refreshes`` delta reads.
     """
+
+    rebuild_share = 0.1  # of the base: a bigger delta is folded in by a full rebuild
+    rebuild_min = 1_000  # a delta this small never asks for one
+    rebuild_max = 50_000  # a delta this big always does
 
     def __init__(
         self,
@@ -74,23 +91,33 @@ class RegistryIndex:
         self.thresholds = thresholds
         self.workers = workers
         self.identifier_key = identifier_key
+        self.builds = 0
+        self.refreshes = 0
         self._lock = threading.Lock()
-        self._index: ScreeningIndex | None = None
+        self._index: LayeredIndex | None = None
+        self._base: Built | None = None
+        self._delta: dict[int, Filed] = {}  # subject id -> entry, since the base
+        self._superseded: set[int] = set()  # base subjects changed or gone since
         self._shown: dict[int, Shown] = {}
-        self._version: tuple[int, ...] | None = None
+        self._version: store.Version | None = None
         self._checked = 0.0
+        self._rebuilding: threading.Thread | None = None
+        self._rebuilt: Built | None = None
 
-    def current(self) -> tuple[ScreeningIndex, dict[int, Shown]]:
-        """The index, fresh to within a second."""
+    def current(self) -> tuple[LayeredIndex, dict[int, Shown]]:
+        """The index, fresh to within a second (or a background rebuild's time, when
+        the delta has outgrown its bounds)."""
         with self._lock:
-            now = time.monotonic()
-            if self._index is None or now - self._checked >= 1.0:
-                self._checked = now
-                with transaction(self.factory) as session:
-                    version = store.latest_change(session)
-                if version != self._version or self._index is None:
-                    self._index, self._shown = self._build()
-                    self._version = version
+            if self._rebuilt is not None:
+                # Built from an older read of the store: look again at once.
+                self._adopt(self._rebuilt, checked=0.0)
+            if self._index is None:
+                self._adopt(self._build(self.workers), checked=time.monotonic())
+            elif time.monotonic() - self._checked >= 1.0:
+                self._refresh()
+                # Fresh as of the read's end: the checks that waited for it use it.
+                self._checked = time.monotonic()
+            assert self._index is not None
             return self._index, self._shown
 
     def expire(self) -> None:
@@ -99,32 +126,108 @@ class RegistryIndex:
         self._checked = 0.0
 
     def ready(self) -> bool:
-        """Whether a check can be answered now without building the index first (no
-        build under way, and the store unchanged since the last one)."""
+        """Whether a check can be answered now without building the index first: an
+        index exists and nobody holds it (a delta read takes milliseconds)."""
         if not self._lock.acquire(blocking=False):
-            return False  # a build is under way
+            return False  # the first build, or a delta read, is under way
         try:
-            if self._index is None:
-                return False
-            now = time.monotonic()
-            if now - self._checked < 1.0:
-                return True
-            with transaction(self.factory) as session:
-                fresh = store.latest_change(session) == self._version
-            if fresh:
-                self._checked = now
-            return fresh
+            return self._index is not None
         finally:
             self._lock.release()
 
-    def _build(self) -> tuple[ScreeningIndex, dict[int, Shown]]:
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait for a background rebuild to end; whether none is left running."""
+        thread = self._rebuilding
+        if thread is not None:
+            thread.join(timeout)
+        return self._rebuilding is None or not self._rebuilding.is_alive()
+
+    def _adopt(self, built: Built, checked: float) -> None:
+        """Serve a full build: no delta until the next look at the store."""
+        self._base, self._rebuilt = built, None
+        self._delta, self._superseded = {}, set()
+        self._index = LayeredIndex(built.index)
+        self._shown = built.shown
+        self._version = built.version
+        self._checked = checked
+
+    def _refresh(self) -> None:
+        """Read what changed since the last look into the delta; start a background
+        rebuild when the delta grows too big or subjects were deleted."""
+        base = self._base
+        assert base is not None
+        assert self._version is not None
+        running = self._rebuilding is not None and self._rebuilding.is_alive()
+        if running and len(self._delta) > self._bound(base):
+            return  # the rebuild will bring it all: keep serving what there is
+        with transaction(self.factory) as session:
+            version = store.latest_change(session)
+            if version == self._version:
+                return
+            changed = store.changed_since(session, self._version)
+            fresh = list(store.entries_of(session, changed))
+            newer, held = store.count_after(session, base.version[0])
+        self.refreshes += 1
+        self._fold(base, changed, fresh)
+        self._version = version
+        deleted = held < base.version[5] + newer
+        if (deleted or len(self._delta) > self._bound(base)) and not running:
+            self._rebuild_in_background()
+
+    def _fold(self, base: Built, changed: set[int], fresh: list[store.ScreeningEntry]) -> None:
+        """Fold changed subjects into the delta and serve base + delta."""
+        prepared = _file_chunk([(e.subject_id, entry_party(e)) for e in fresh])
+        for entry, filed_entry in zip(fresh, prepared, strict=True):
+            self._delta[entry.subject_id] = filed_entry
+            self._shown[entry.subject_id] = _shown(entry)
+        for gone in changed - {e.subject_id for e in fresh}:
+            self._delta.pop(gone, None)
+        # Every changed id, new ones too: a subject added while the base was read may
+        # be in it (PostgreSQL reads no snapshot), and one id must not be found twice.
+        self._superseded.update(changed)
+        delta = ScreeningIndex.from_filed(
+            (self._delta[i] for i in sorted(self._delta)), self.thresholds
+        )
+        self._index = LayeredIndex(base.index, delta, self._superseded)
+
+    def _bound(self, base: Built) -> int:
+        share = max(self.rebuild_min, int(len(base.index) * self.rebuild_share))
+        return min(share, self.rebuild_max)
+
+    def _rebuild_in_background(self) -> None:
+        def rebuild() -> None:
+            try:
+                # One process: forking preparers from a serving process with threads
+                # running is unsafe.
+                self._rebuilt = self._build(1)
+            except Exception:
+                logging.getLogger(__name__).exception("screening index rebuild failed")
+
+        self._rebuilding = threading.Thread(target=rebuild, name="index-rebuild", daemon=True)
+        self._rebuilding.start()
+
+    def _build(self, workers: int) -> Built:
         shown: dict[int, Shown] = {}
         parties: list[tuple[int, Party]] = []
         with transaction(self.factory) as session:
+            # Read first: a subject added during the read is in the index and comes
+            # again in the next delta, which supersedes it; none is missed.
+            version = store.latest_change(session)
             for entry in store.entries(session):
                 parties.append((entry.subject_id, entry_party(entry)))
                 shown[entry.subject_id] = _shown(entry)
-        return ScreeningIndex.from_filed(prepare(parties, self.workers), self.thresholds), shown
+        index = ScreeningIndex.from_filed(prepare(parties, workers), self.thresholds)
+        self.builds += 1
+        return Built(index, shown, version)
+
+
+@dataclass(frozen=True, slots=True)
+class Built:
+    """A full build: the index, what its entries show, the store's version it read."""
+
+    index: ScreeningIndex
+    shown: dict[int, Shown]
+    version: store.Version
 
 
 def entry_party(entry: store.ScreeningEntry) -> Party:

@@ -26,8 +26,9 @@ from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import Any, TextIO
 
-from trustreg.core.blocking import ScreeningIndex
+from trustreg.core.layered import LayeredIndex
 from trustreg.core.matching import Party, with_hashed_numbers
+from trustreg.core.spreadsheet import defuse_row
 from trustreg.core.vocabulary import PERSON_KINDS, PURPOSES
 from trustreg.errors import Conflict, TrustRegError, ValidationError
 from trustreg.services import screening
@@ -59,7 +60,7 @@ Found = tuple[
     int, str, list[tuple[int, float, str, str]]
 ]  # ... and (subject, score, decision, why)
 
-_WORKER_INDEX: ScreeningIndex | None = None  # set before the workers fork; they share it
+_WORKER_INDEX: LayeredIndex | None = None  # set before the workers fork; they share it
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,7 +287,7 @@ def _match_chunk(
 
 
 def _matched(
-    index: ScreeningIndex, chunks: Iterator[list[Any]], options: ScreenOptions
+    index: LayeredIndex, chunks: Iterator[list[Any]], options: ScreenOptions
 ) -> Iterator[list[Any]]:
     """Match chunks in worker processes, in order, a few chunks ahead of the writer."""
     global _WORKER_INDEX
@@ -320,7 +321,7 @@ def _write_chunk(
         standing = store.standings(session, ids)
         for item in found:
             if len(item) == 4:
-                run.rej_csv.writerow(item)
+                run.rej_csv.writerow(defuse_row(item))
                 report.rejected += 1
                 continue
             report.rows += 1
@@ -343,7 +344,7 @@ def _write_answers(
     if not kept:
         report.no_match += 1
         best = f"best candidate scored {candidates[0][1]:.4f}" if candidates else "no candidate"
-        run.out_csv.writerow([ref, "", "", "", "", "", "no_match", "", "", best])
+        run.out_csv.writerow(defuse_row([ref, "", "", "", "", "", "no_match", "", "", best]))
         return []
     report.matched += kept[0][2] == "match"
     report.review += kept[0][2] == "review"
@@ -352,7 +353,8 @@ def _write_answers(
         subject = shown[subject_id]
         grade, lists = standing.get(subject_id, ("", []))
         row = [ref, rank, subject_id, subject.matched_id, subject.name, f"{score:.4f}", decision]
-        run.out_csv.writerow([*row, ";".join(lists), grade, why])
+        # The ref and the name are text of others: defused, a spreadsheet opens this.
+        run.out_csv.writerow(defuse_row([*row, ";".join(lists), grade, why]))
         if subject.kind in PERSON_KINDS:
             people.append({"subject": subject_id, "score": score, "decision": decision})
     return people

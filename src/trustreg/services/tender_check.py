@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from trustreg.core.spreadsheet import defuse
 from trustreg.errors import InputFileError, TrustRegError
 from trustreg.services.eligibility import EligibilityQuery, check_many
 
@@ -147,7 +148,8 @@ def write_answers(
     writer = csv.DictWriter(handle, [*bidders.header, *ANSWER_COLUMNS], lineterminator="\n")
     writer.writeheader()
     for row, answer in zip(bidders.rows, answers, strict=True):
-        writer.writerow(row | answer_cells(answer))
+        # Defused: a registered name (or the office's own cell) is never a formula.
+        writer.writerow({k: defuse(v) for k, v in (row | answer_cells(answer)).items()})
 
 
 def check_file(

@@ -47,7 +47,13 @@ def check_url(url: str, production: bool) -> str:
     url = url.strip()
     if len(url) > MAX_URL:
         raise ValidationError("webhook_url", f"is longer than {MAX_URL} characters")
-    parts = urlsplit(url)
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        raise ValidationError("webhook_url", "must not contain control characters")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (a port out of range raises here, not when sending)
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket, port 99999
+        raise ValidationError("webhook_url", f"is not a URL ({exc})") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError("webhook_url", "must be an http or https URL with a host")
     if parts.username or parts.password:

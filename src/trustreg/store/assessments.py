@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from trustreg.core.rating import Assessment as CoreAssessment
 from trustreg.core.rating import ListMembership, RecordFact, RecordVersion
 from trustreg.store.bulk import bulk_insert
+from trustreg.store.db import write_lock
 from trustreg.store.models import (
     Assessment,
     ListEntry,
@@ -20,6 +21,18 @@ from trustreg.store.models import (
     RecordStatusChange,
     Subject,
 )
+
+
+def lock_subjects(session: Session, subject_ids: Collection[int]) -> None:
+    """Make other transactions that re-evaluate any of these subjects wait for this one.
+
+    What it reads of their records from here on stays current until it commits, so no
+    one stores an assessment that misses records another transaction has just written
+    (SQLite: the one write lock; PostgreSQL: the subjects' rows, locked in id order).
+    """
+    write_lock(session)
+    locked = select(Subject.id).where(Subject.id.in_(sorted(subject_ids))).order_by(Subject.id)
+    session.execute(locked.with_for_update()).all()  # SQLite: a plain read, no lock
 
 
 def record_versions(

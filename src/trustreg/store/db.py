@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SQLITE_WRITER_GAP = 0.11  # seconds: longer than the longest poll of a waiting writer
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -72,6 +74,37 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+def write_lock(session: Session) -> None:
+    """On SQLite, begin the session's transaction now as the one writer (waiting up to
+    ``busy_timeout`` for the lock); other engines lock rows or advisory locks instead.
+
+    The sqlite3 driver begins a transaction only at the first INSERT, UPDATE or DELETE:
+    whatever was read before it was read outside any transaction, and may be stale by
+    the time the transaction writes (two processes read the same audit head and fork
+    the chain; a re-evaluation stores an assessment without a record just imported).
+    After this call, what the transaction reads is the latest, and stays so until it ends.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    driver = connection.connection.dbapi_connection
+    if driver is not None and not driver.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_way(factory: sessionmaker[Session]) -> None:
+    """Between two transactions of a long job, leave SQLite's write lock free long
+    enough for a waiting writer (an API submission, a look-up's audit entry) to take it.
+
+    SQLite's lock is not fair: a writer that waits polls for it (``busy_timeout``), at
+    most 100 ms apart, and misses a lock released and taken again at once; a job that
+    commits chunk after chunk would keep it for minutes, and the waiter fail. Other
+    engines queue their waiters: nothing to do.
+    """
+    if factory.kw["bind"].dialect.name == "sqlite":
+        time.sleep(SQLITE_WRITER_GAP)
 
 
 class _Checkpointer:

@@ -365,5 +365,6 @@ class Dispute(Base):
 
 # The access and due-process models live in their own module; importing it here puts
 # them in ``Base.metadata`` wherever the models are used.
+from trustreg.store import keys as _keys  # noqa: E402, F401
 from trustreg.store import models_access as _models_access  # noqa: E402, F401
 from trustreg.store import models_watch as _models_watch  # noqa: E402, F401

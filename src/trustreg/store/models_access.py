@@ -44,6 +44,11 @@ class Account(Base):
     verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Sign-in lock-out (migration 0010): failures since ``failing_since``, and the lock
+    # they caused; kept in the store so every server worker sees the same count.
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AccountSubject(Base):

@@ -21,6 +21,7 @@ from trustreg.core.identifiers import Identifier as IdentifierValue
 from trustreg.core.identifiers import identifier_hash, stored_identifier
 from trustreg.errors import Conflict
 from trustreg.store.bulk import bulk_insert
+from trustreg.store.db import write_lock
 from trustreg.store.models import (
     AuditEntry,
     Authority,
@@ -43,7 +44,9 @@ def _table(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
 
-AUDIT_LOCK_KEY = 7311  # any constant: the advisory lock that serialises the audit chain
+# Any constants: the PostgreSQL advisory locks that serialise the audit chain's writers
+# and the import chunks (a file's and the records API's).
+AUDIT_LOCK_KEY, IMPORT_LOCK_KEY = 7311, 7312
 
 
 def load_rulebook(session: Session, rulebook: core_rulebook.Rulebook, now: datetime) -> bool:
@@ -321,6 +324,20 @@ def add_status_changes(session: Session, changes: Sequence[dict[str, Any]]) -> N
         bulk_insert(session, _table(RecordStatusChange), changes)
 
 
+def lock_imports(session: Session) -> None:
+    """Make this transaction the only one writing an import chunk until it ends, so that
+    two imports (a file, the records API) never both create the same new subject."""
+    _serialise(session, IMPORT_LOCK_KEY)
+
+
+def _serialise(session: Session, key: int) -> None:
+    # PostgreSQL: an advisory lock held to the end of the transaction. SQLite has one
+    # writer anyway: begin now, so that what is read next is current until the commit.
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(key)))
+    write_lock(session)
+
+
 def append_audit(
     session: Session,
     actor: str,
@@ -342,9 +359,7 @@ def append_audit_many(
 ) -> str:
     """Append entries (target, detail) of one actor and action, chained in this order,
     in one flush; returns the hash of the last (the chain's new head)."""
-    if session.get_bind().dialect.name == "postgresql":
-        # One chain: concurrent writers wait for each other rather than fork it.
-        session.execute(select(func.pg_advisory_xact_lock(AUDIT_LOCK_KEY)))
+    _serialise(session, AUDIT_LOCK_KEY)  # one chain: writers wait for each other, no fork
     prev = session.scalar(select(AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1))
     prev_hash = prev or GENESIS_HASH
     rows = []

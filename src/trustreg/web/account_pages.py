@@ -10,7 +10,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from trustreg.errors import Unauthorized, ValidationError
 from trustreg.services import accounts
-from trustreg.web import auth
+from trustreg.services.lockout import Lockout
+from trustreg.web import auth, security
 from trustreg.web.auth import CurrentActor, now_of
 from trustreg.web.deps import CurrentSettings, Sessions, render
 
@@ -43,9 +44,18 @@ async def sign_in(request: Request, factory: Sessions, settings: CurrentSettings
     fields = await form_of(request)
     username = fields.get("username", "").strip().lower()
     next_path = _local(fields.get("next"))
+    # Per username, whether it exists or not (the address is limited before the form is
+    # read, web.security); repeated failures lock a real account (services.lockout).
+    security.limit(request, security.SIGN_IN_USER, username)
+    lockout = Lockout(settings.lockout_failures, settings.lockout_minutes)
     try:
         token = accounts.sign_in(
-            factory, username, fields.get("password", ""), now_of(request), settings.session_hours
+            factory,
+            username,
+            fields.get("password", ""),
+            now_of(request),
+            settings.session_hours,
+            lockout,
         )
     except Unauthorized as exc:
         context = {"next": next_path, "error": exc.detail, "username": username}

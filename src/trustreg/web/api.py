@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,12 +14,19 @@ from trustreg.core.validation import RECORD_COLUMNS
 from trustreg.core.vocabulary import PURPOSES
 from trustreg.errors import Forbidden, TrustRegError, Unauthorized
 from trustreg.services import access, accounts, ingest, registry, screening
-from trustreg.services.feed_reader import FeedFormat, FeedRow, RowProblem
+from trustreg.services.feed_reader import (
+    SURROGATE_REASON,
+    FeedFormat,
+    FeedRow,
+    RowProblem,
+    surrogate_field,
+)
 from trustreg.services.ingest_chunk import Rejection
 from trustreg.store.db import transaction
 from trustreg.web.api_public import etag_response
 from trustreg.web.auth import CurrentActor, now_of
-from trustreg.web.deps import CurrentSettings, Sessions
+from trustreg.web.deps import CurrentSettings, Day, Id, Moment, Sessions
+from trustreg.web.openapi import NOT_MODIFIED, problems
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
 MAX_RECORDS_PER_REQUEST = 10_000
@@ -55,9 +62,9 @@ def search_subjects(
     return screening.check(registry, screening.CheckQuery(q), top)
 
 
-@router.get("/records/{record_id}")
+@router.get("/records/{record_id}", responses=problems(401, 403, 404))
 def get_record(
-    record_id: int,
+    record_id: Id,
     factory: Sessions,
     request: Request,
     actor: CurrentActor,
@@ -74,9 +81,11 @@ def get_record(
 # The look-ups of one subject below are ``async def`` on purpose: they take a
 # millisecond or two of SQLite reads, less than the hop to a worker thread (and back)
 # would cost, so they run on the event loop. Anything that can take longer stays sync.
-@router.get("/subjects/{subject_id}", response_model=None)
+@router.get(
+    "/subjects/{subject_id}", response_model=None, responses=NOT_MODIFIED | problems(401, 403, 404)
+)
 async def get_subject(
-    subject_id: int,
+    subject_id: Id,
     factory: Sessions,
     request: Request,
     actor: CurrentActor,
@@ -91,18 +100,16 @@ async def get_subject(
     return etag_response(request, view)
 
 
-@router.get("/subjects/{subject_id}/assessment")
+@router.get("/subjects/{subject_id}/assessment", responses=problems(401, 403, 404))
 def get_assessment(
-    subject_id: int,
+    subject_id: Id,
     factory: Sessions,
     request: Request,
     actor: CurrentActor,
     purpose: PurposeParam = None,
-    as_of: Annotated[
-        date | None, Query(description="Standing on this day (default: today)")
-    ] = None,
+    as_of: Annotated[Day | None, Query(description="Standing on this day (default: today)")] = None,
     known_at: Annotated[
-        datetime | None,
+        Moment | None,
         Query(
             description="As the registry knew it at this moment (default: now): what it "
             "published then, before any later correction"
@@ -122,7 +129,7 @@ def get_assessment(
     return access.assessment_for(factory, actor, subject_id, purpose, now_of(request), question)
 
 
-@router.get("/subjects", response_model=None)
+@router.get("/subjects", response_model=None, responses=NOT_MODIFIED | problems(401, 403, 404))
 async def find_subject(
     factory: Sessions,
     settings: CurrentSettings,
@@ -142,11 +149,15 @@ async def find_subject(
     return etag_response(request, view)
 
 
-@router.post("/records", response_model=None)
+@router.post("/records", response_model=None, responses=problems(401, 403, 413))
 def submit_records(
     factory: Sessions,
     settings: CurrentSettings,
-    records: Annotated[list[dict[str, str | int | float | None]], Body()],
+    # The length is checked before the items: a long array of bad items, from anyone,
+    # would otherwise cost seconds and an answer listing every one of them.
+    records: Annotated[
+        list[dict[str, str | int | float | None]], Body(max_length=MAX_RECORDS_PER_REQUEST)
+    ],
     authorization: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any] | JSONResponse:
     """Submit records as an authority (bearer token), as a JSON array of record objects.
@@ -157,8 +168,6 @@ def submit_records(
     otherwise 422 problem+json whose ``errors`` name each rejected item and field.
     """
     code = _authority(factory, settings.secret_key, authorization)
-    if len(records) > MAX_RECORDS_PER_REQUEST:
-        raise PayloadTooLarge(f"at most {MAX_RECORDS_PER_REQUEST} records per request")
     rejected: list[Rejection] = []
     report = ingest.import_rows(
         factory,
@@ -223,7 +232,10 @@ def _rows(
         fields = {k: "" if v is None else str(v) for k, v in item.items()}
         unknown = [k for k in fields if k not in RECORD_COLUMNS]
         fields.setdefault("authority", code)
-        if unknown:
+        surrogate = surrogate_field(item)
+        if surrogate is not None:  # not storable, nor even sayable in the answer
+            rows.append(RowProblem(number, surrogate, SURROGATE_REASON, raw))
+        elif unknown:
             rows.append(RowProblem(number, unknown[0], "unknown field", raw))
         elif fields["authority"] != code:
             rows.append(RowProblem(number, "authority", f"the token belongs to '{code}'", raw))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -15,7 +14,8 @@ from trustreg.core.vocabulary import PURPOSES
 from trustreg.services import eligibility, tender_check
 from trustreg.web.api import PayloadTooLarge
 from trustreg.web.auth import CurrentActor
-from trustreg.web.deps import CurrentSettings, Sessions
+from trustreg.web.deps import CurrentSettings, Day, Moment, Sessions
+from trustreg.web.openapi import CSV, problems
 
 router = APIRouter(prefix="/api/v1", tags=["checks"])
 MAX_BIDDERS = 10_000
@@ -29,9 +29,9 @@ Decision = Annotated[
         "simplified_procedure, ... (GET /api/v1/eligibility/decisions lists them)",
     ),
 ]
-On = Annotated[date | None, Query(description="The day of the decision (default: today)")]
+On = Annotated[Day | None, Query(description="The day of the decision (default: today)")]
 KnownAt = Annotated[
-    datetime | None,
+    Moment | None,
     Query(description="As the registry knew it at this moment (default: now)"),
 ]
 Purpose = Annotated[
@@ -51,7 +51,7 @@ def list_decisions(factory: Sessions, on: On = None) -> dict[str, Any]:
     return {"decisions": eligibility.decisions(factory, on)}
 
 
-@router.get("/eligibility", response_model=None)
+@router.get("/eligibility", response_model=None, responses=problems(401, 403, 404))
 async def get_eligibility(
     factory: Sessions,
     settings: CurrentSettings,
@@ -76,7 +76,7 @@ async def get_eligibility(
 @router.post(
     "/eligibility/batch",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}}, "description": "One answer per bidder"}},
+    responses=CSV | problems(400, 401, 403, 413),
     openapi_extra={
         "requestBody": {
             "required": True,

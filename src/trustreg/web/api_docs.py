@@ -1,7 +1,8 @@
 """``/api/docs``: the API reference rendered on the server from the OpenAPI document.
 
-No script and no CDN: the page is plain HTML with its style inline, so it works
-offline and without JavaScript.
+No script and no CDN: the page is plain HTML with its style in ``/static/api-docs.css``
+(the Content-Security-Policy allows no inline style), so it works offline and without
+JavaScript.
 """
 
 from __future__ import annotations
@@ -18,13 +19,7 @@ METHODS = ("get", "post", "put", "patch", "delete")
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{{ title }} API</title>
-<style>
-body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
-.op{border-top:1px solid #ccc;padding:.5rem 0}
-.m{font:bold 13px monospace;padding:.1rem .4rem;border-radius:3px;background:#dde}
-code{font-size:14px}table{border-collapse:collapse}td,th{padding:.2rem .6rem;text-align:left}
-th{border-bottom:1px solid #999}.d{white-space:pre-line}
-</style></head><body>
+<link rel="stylesheet" href="/static/api-docs.css"></head><body>
 <h1>{{ title }} API</h1>
 <p>Version {{ version }}. The machine-readable document is
 <a href="{{ openapi_url }}">{{ openapi_url }}</a>. Every error is

@@ -9,7 +9,6 @@ already decided or a record with one open, 422 naming the field.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
@@ -20,7 +19,8 @@ from trustreg.services import disputes, evidence, repair
 from trustreg.services.accounts import require
 from trustreg.services.dispute_decisions import Correction, Decision
 from trustreg.web.auth import CurrentActor, now_of
-from trustreg.web.deps import Sessions
+from trustreg.web.deps import Day, Id, Sessions
+from trustreg.web.openapi import problems
 from trustreg.web.record_pages import posted
 from trustreg.web.review_pages import attachment
 
@@ -52,12 +52,23 @@ MULTIPART: dict[str, Any] = {
 }
 
 
+EVIDENCE_FILE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The file as it was sent, as an attachment",
+        "content": {
+            media: {"schema": {"type": "string", "format": "binary"}}
+            for media in ("application/pdf", "image/jpeg", "image/png", "text/plain")
+        },
+    }
+}
+
+
 class CorrectionBody(BaseModel):
     """The corrected fields of a ``corrected`` decision (left out: unchanged)."""
 
     amount: str | None = Field(None, max_length=40, description="e.g. 12000.00")
     currency: str | None = Field(None, max_length=3, description="ISO 4217, e.g. CNY")
-    effective_from: date | None = None
+    effective_from: Day | None = None
     summary: str | None = Field(None, max_length=2000)
 
 
@@ -72,22 +83,27 @@ class RepairDecisionBody(BaseModel):
     reasons: str = Field("", max_length=4000, description="Required to reject")
 
 
-@router.get("/disputes")
+@router.get("/disputes", responses=problems(401, 403))
 def list_disputes(request: Request, actor: CurrentActor, factory: Sessions) -> dict[str, Any]:
     """Open disputes, the earliest deadline (the overdue) first: reviewers only."""
     items = repair.review_queue(factory, actor, now_of(request))
     return {"disputes": [i for i in items if i["kind"] == "dispute"]}
 
 
-@router.get("/disputes/{dispute_id}")
-def get_dispute(dispute_id: int, actor: CurrentActor, factory: Sessions) -> dict[str, Any]:
+@router.get("/disputes/{dispute_id}", responses=problems(401, 403, 404))
+def get_dispute(dispute_id: Id, actor: CurrentActor, factory: Sessions) -> dict[str, Any]:
     """One dispute with grounds and evidence: its reviewer or the subject's representative."""
     return disputes.dispute_for(factory, actor, dispute_id)
 
 
-@router.post("/records/{record_id}/disputes", status_code=201, openapi_extra=MULTIPART)
+@router.post(
+    "/records/{record_id}/disputes",
+    status_code=201,
+    openapi_extra=MULTIPART,
+    responses=problems(401, 403, 404, 409, 413),
+)
 async def post_dispute(
-    request: Request, record_id: int, actor: CurrentActor, factory: Sessions
+    request: Request, record_id: Id, actor: CurrentActor, factory: Sessions
 ) -> dict[str, Any]:
     """Dispute a record as a representative of its subject (``multipart/form-data``:
     ``grounds`` and up to five ``evidence`` files). The record shows "disputed" at
@@ -98,10 +114,10 @@ async def post_dispute(
     return disputes.dispute_record(factory, actor, record_id, grounds, uploads, now_of(request))
 
 
-@router.post("/disputes/{dispute_id}/decision")
+@router.post("/disputes/{dispute_id}/decision", responses=problems(401, 403, 404, 409))
 def post_dispute_decision(
     request: Request,
-    dispute_id: int,
+    dispute_id: Id,
     body: DisputeDecisionBody,
     actor: CurrentActor,
     factory: Sessions,
@@ -114,22 +130,27 @@ def post_dispute_decision(
     return disputes.decide(factory, actor, dispute_id, decision, now_of(request))
 
 
-@router.get("/repairs")
+@router.get("/repairs", responses=problems(401, 403))
 def list_repairs(request: Request, actor: CurrentActor, factory: Sessions) -> dict[str, Any]:
     """Open repair applications, the earliest deadline first: reviewers only."""
     items = repair.review_queue(factory, actor, now_of(request))
     return {"repairs": [i for i in items if i["kind"] == "repair"]}
 
 
-@router.get("/repairs/{application_id}")
-def get_repair(application_id: int, actor: CurrentActor, factory: Sessions) -> dict[str, Any]:
+@router.get("/repairs/{application_id}", responses=problems(401, 403, 404))
+def get_repair(application_id: Id, actor: CurrentActor, factory: Sessions) -> dict[str, Any]:
     """One application with grounds and evidence: reviewer or the subject's representative."""
     return repair.application_for(factory, actor, application_id)
 
 
-@router.post("/records/{record_id}/repairs", status_code=201, openapi_extra=MULTIPART)
+@router.post(
+    "/records/{record_id}/repairs",
+    status_code=201,
+    openapi_extra=MULTIPART,
+    responses=problems(401, 403, 404, 409, 413),
+)
 async def post_repair(
-    request: Request, record_id: int, actor: CurrentActor, factory: Sessions
+    request: Request, record_id: Id, actor: CurrentActor, factory: Sessions
 ) -> dict[str, Any]:
     """Apply for credit repair of a record as a representative of its subject (form as
     for a dispute), from the earliest repair day of its type; a refusal names it."""
@@ -139,10 +160,10 @@ async def post_repair(
     return repair.apply(factory, actor, record_id, grounds, uploads, now_of(request))
 
 
-@router.post("/repairs/{application_id}/decision")
+@router.post("/repairs/{application_id}/decision", responses=problems(401, 403, 404, 409))
 def post_repair_decision(
     request: Request,
-    application_id: int,
+    application_id: Id,
     body: RepairDecisionBody,
     actor: CurrentActor,
     factory: Sessions,
@@ -152,7 +173,11 @@ def post_repair_decision(
     return repair.decide(factory, actor, application_id, body.decision, body.reasons, now)
 
 
-@router.get("/evidence/{file_id}", response_class=Response)
-def get_evidence(file_id: int, actor: CurrentActor, factory: Sessions) -> Response:
+@router.get(
+    "/evidence/{file_id}",
+    response_class=Response,
+    responses=EVIDENCE_FILE | problems(401, 403, 404),
+)
+def get_evidence(file_id: Id, actor: CurrentActor, factory: Sessions) -> Response:
     """An evidence file, as an attachment: reviewers and the representative who sent it."""
     return attachment(evidence.evidence_file(factory, actor, file_id))

@@ -13,7 +13,8 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from trustreg.services import lists, rulebook_views, statistics
 from trustreg.store.lists import EntryFilter
-from trustreg.web.deps import Sessions
+from trustreg.web.deps import Day, Sessions
+from trustreg.web.openapi import CSV, problems
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
 DEFAULT_LIMIT = 100
@@ -60,11 +61,11 @@ Region = Annotated[str | None, Query(description="Only subjects of this region")
 RecordTypeParam = Annotated[
     str | None, Query(description="Only subjects holding a record of this type")
 ]
-EnteredFrom = Annotated[date | None, Query(description="Entered on or after this day")]
-EnteredTo = Annotated[date | None, Query(description="Entered on or before this day")]
+EnteredFrom = Annotated[Day | None, Query(description="Entered on or after this day")]
+EnteredTo = Annotated[Day | None, Query(description="Entered on or before this day")]
 
 
-@router.get("/lists/{code}/entries", response_model=None)
+@router.get("/lists/{code}/entries", response_model=None, responses=problems(404))
 def get_entries(
     request: Request,
     code: str,
@@ -95,7 +96,11 @@ def get_entries(
     return JSONResponse(body, headers=headers)
 
 
-@router.get("/lists/{code}/entries.csv", response_model=None)
+@router.get(
+    "/lists/{code}/entries.csv",
+    response_class=StreamingResponse,
+    responses=CSV | problems(404),
+)
 def get_entries_csv(
     code: str,
     factory: Sessions,
@@ -127,7 +132,7 @@ def get_rulebook_versions(factory: Sessions) -> dict[str, Any]:
     return {"versions": rulebook_views.versions(factory)}
 
 
-@router.get("/rulebook/diff")
+@router.get("/rulebook/diff", responses=problems(404))
 def get_rulebook_diff(
     factory: Sessions,
     old: Annotated[str, Query(alias="from", description="The older version")],

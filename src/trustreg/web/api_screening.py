@@ -15,6 +15,7 @@ from trustreg.services.screening_file import ScreenOptions
 from trustreg.web.api import PayloadTooLarge
 from trustreg.web.auth import CurrentActor
 from trustreg.web.deps import CurrentSettings
+from trustreg.web.openapi import CSV, problems
 
 router = APIRouter(prefix="/api/v1", tags=["checks"])
 MAX_SCREENING_BYTES = 64 * 1024 * 1024
@@ -35,7 +36,7 @@ def registry_of(request: Request) -> screening.RegistryIndex:
     return found
 
 
-@router.get("/check", response_model=None)
+@router.get("/check", response_model=None, responses=problems(401, 403))
 async def check(
     request: Request,
     actor: CurrentActor,
@@ -65,7 +66,21 @@ async def check(
     return JSONResponse(answer)
 
 
-@router.post("/screenings", status_code=202)
+# The body is read raw (CSV or JSON Lines), so it is described here for the document.
+FILE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {media: {"schema": {"type": "string"}} for media in FORMATS},
+    }
+}
+
+
+@router.post(
+    "/screenings",
+    status_code=202,
+    responses=problems(400, 401, 403, 413),
+    openapi_extra=FILE_BODY,
+)
 async def post_screening(
     request: Request,
     settings: CurrentSettings,
@@ -97,14 +112,16 @@ async def post_screening(
     return JSONResponse(job, status_code=202, headers={"Location": location})
 
 
-@router.get("/screenings/{job_id}")
+@router.get("/screenings/{job_id}", responses=problems(404))
 def get_screening(request: Request, actor: CurrentActor, job_id: str) -> dict[str, Any]:
     """A screening's status and counts; ``result`` links the CSV once it is done. A
     screening of persons is known only to the checker who submitted it."""
     return screening_jobs.status(registry_of(request), job_id, actor)
 
 
-@router.get("/screenings/{job_id}/result", response_class=FileResponse)
+@router.get(
+    "/screenings/{job_id}/result", response_class=FileResponse, responses=CSV | problems(404)
+)
 def get_screening_result(
     request: Request, settings: CurrentSettings, actor: CurrentActor, job_id: str
 ) -> FileResponse:

@@ -15,7 +15,8 @@ from trustreg.core.vocabulary import PURPOSES
 from trustreg.services import notifications, watch
 from trustreg.services.accounts import require
 from trustreg.web.auth import CurrentActor, now_of
-from trustreg.web.deps import CurrentSettings, Sessions
+from trustreg.web.deps import MAX_ID, CurrentSettings, Id, Sessions
+from trustreg.web.openapi import problems
 
 router = APIRouter(prefix="/api/v1", tags=["watches"])
 
@@ -23,7 +24,9 @@ router = APIRouter(prefix="/api/v1", tags=["watches"])
 class WatchBody(BaseModel):
     """What to watch, and where to send its changes."""
 
-    subject: int | Annotated[str, StringConstraints(max_length=100)] = Field(
+    subject: (
+        Annotated[int, Field(ge=1, le=MAX_ID)] | Annotated[str, StringConstraints(max_length=100)]
+    ) = Field(
         description="The subject's id, or one of its identifiers as SCHEME:VALUE "
         "(e.g. uscc:91110000802100433B)",
     )
@@ -40,7 +43,7 @@ class WatchBody(BaseModel):
     )
 
 
-@router.post("/watches", status_code=201)
+@router.post("/watches", status_code=201, responses=problems(401, 403, 404, 409))
 def post_watch(
     request: Request,
     body: WatchBody,
@@ -61,7 +64,7 @@ def post_watch(
     )
 
 
-@router.get("/watches")
+@router.get("/watches", responses=problems(401, 403))
 def get_watches(
     actor: CurrentActor,
     factory: Sessions,
@@ -72,24 +75,24 @@ def get_watches(
     return {"watches": watch.list_watches(factory, actor, ended)}
 
 
-@router.delete("/watches/{watch_id}")
+@router.delete("/watches/{watch_id}", responses=problems(401, 403, 404))
 def delete_watch(
-    request: Request, watch_id: int, actor: CurrentActor, factory: Sessions
+    request: Request, watch_id: Id, actor: CurrentActor, factory: Sessions
 ) -> dict[str, Any]:
     """End a watch: no more events, and deliveries not yet made are given up. The
     watch and its delivery log stay readable."""
     return watch.end_watch(factory, actor, watch_id, now_of(request))
 
 
-@router.get("/watches/{watch_id}/deliveries")
-def get_deliveries(watch_id: int, actor: CurrentActor, factory: Sessions) -> dict[str, Any]:
+@router.get("/watches/{watch_id}/deliveries", responses=problems(401, 403, 404))
+def get_deliveries(watch_id: Id, actor: CurrentActor, factory: Sessions) -> dict[str, Any]:
     """The delivery log of a watch, newest first: each event's payload, its state
     (``pending``, ``delivered``, ``failed``), the next attempt, and every attempt
     with its HTTP status or error."""
     return watch.delivery_log(factory, actor, watch_id)
 
 
-@router.get("/feed")
+@router.get("/feed", responses=problems(401, 403))
 def get_feed(actor: CurrentActor, factory: Sessions) -> dict[str, Any]:
     """What you have been told, newest first: your watched subjects' changes
     (``kind`` ``watch_event``, with ``detail.event``) and any other notification."""

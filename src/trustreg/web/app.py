@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from trustreg.config import Settings
@@ -26,11 +26,16 @@ from trustreg.web import (
     api_public,
     api_screening,
     api_watch,
+    deps,
     my_file_pages,
+    observability,
+    openapi,
     pages,
     portal_pages,
     problems,
     record_pages,
+    security,
+    slow_clients,
     watch_pages,
 )
 from trustreg.web.api_due_process import router as due_process_router
@@ -78,12 +83,13 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         openapi_url="/api/openapi.json",
         docs_url=None,  # the docs page is served without any CDN (portal issue)
         redoc_url=None,
+        dependencies=[Depends(deps.refuse_nul)],
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.clock = clock or SystemClock()
     app.state.resume_jobs = True  # of several forked workers, only the first resumes
-    app.state.sessions = initialise(engine, settings.rulebook)
+    app.state.sessions = initialise(engine, settings.rulebook, settings.identifier_key)
     thresholds = Thresholds(settings.match_threshold, settings.review_threshold)
     # Built on the first check, in one process (forking a threaded server is unsafe),
     # or before the server starts (``trustreg serve --warm``), in several.
@@ -93,6 +99,10 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     # Vendored into the package (htmx.min.js, 0BSD): no page loads from another host.
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     problems.install(app)
+    slow_clients.install(app)  # a client gone mid-request is not a 500
+    # After problems: headers, 413 and 429 on every answer, the 500 one included.
+    security.install(app, settings)
+    openapi.install(app)  # every error declared as problem+json
     app.include_router(api.router)
     app.include_router(api_checks.router)
     app.include_router(api_screening.router)
@@ -108,4 +118,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(review_router)
     app.include_router(watch_pages.router)
     app.include_router(pages.router)
+    # Last: its middleware is the outermost, so every answer (other middlewares' too)
+    # carries the request id, is timed and is in the access log.
+    observability.install(app, settings)
     return app

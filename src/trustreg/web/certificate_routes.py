@@ -22,6 +22,7 @@ from trustreg.services import certificates
 from trustreg.services.certificates import Issued
 from trustreg.web import i18n
 from trustreg.web.deps import CurrentSettings, Sessions, render
+from trustreg.web.openapi import problems
 from trustreg.web.pages import with_list_titles
 
 router = APIRouter()
@@ -107,7 +108,7 @@ def public_key(settings: CurrentSettings) -> dict[str, str]:
     }
 
 
-@router.get("/api/v1/certificates/{code}")
+@router.get("/api/v1/certificates/{code}", responses=problems(404))
 def certificate_api(code: str, factory: Sessions, settings: CurrentSettings) -> dict[str, Any]:
     """Verify a certificate by its code.
 

@@ -18,7 +18,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from trustreg.services import my_file
 from trustreg.web import i18n
 from trustreg.web.auth import CurrentActor, now_of
-from trustreg.web.deps import Sessions, render
+from trustreg.web.deps import Id, Sessions, render
+from trustreg.web.openapi import problems
 from trustreg.web.purpose_pages import with_list_titles
 
 router = APIRouter()
@@ -80,9 +81,11 @@ def my_file_page(
     return render(request, "my_file.html", context)
 
 
-@router.get("/api/v1/subjects/{subject_id}/file", tags=["my file"])
+@router.get(
+    "/api/v1/subjects/{subject_id}/file", tags=["my file"], responses=problems(401, 403, 404)
+)
 def my_file_api(
-    request: Request, subject_id: int, factory: Sessions, actor: CurrentActor
+    request: Request, subject_id: Id, factory: Sessions, actor: CurrentActor
 ) -> JSONResponse:
     """Everything the registry holds about a subject you represent (scope ``myfile``):
     the subject, records with status histories, disputes and repair applications,

@@ -10,12 +10,16 @@ and the text kept when something is wrong.
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from python_multipart.multipart import parse_options_header
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from trustreg.errors import ValidationError
 from trustreg.services import disputes, evidence, repair
@@ -154,13 +158,48 @@ async def posted(
             "evidence",
             f"the form has {length:,} bytes; at most {evidence.MAX_FILES} files of 5 MB each",
         )
-    # As a context, the form closes its spooled files however this ends.
-    async with request.form(max_files=evidence.MAX_FILES + 1, max_fields=20) as form:
+    form = await _form(request)
+    try:  # the form's spooled files are closed however this ends
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
         if csrf:
             auth.check_csrf(request, fields.get(auth.CSRF_FIELD))
+        if any(isinstance(f, str) and f for f in form.getlist("evidence")):
+            raise ValidationError("evidence", "must be files (multipart/form-data), not text")
         files = [f for f in form.getlist("evidence") if isinstance(f, UploadFile)]
         return fields, [await upload_of(f) for f in files]
+    finally:
+        await form.close()
+
+
+async def _form(request: Request) -> FormData:
+    """The posted form. A multipart form must end with its closing boundary: one cut
+    short would otherwise be taken for the parts that arrived, its last file dropped
+    without a word (and that file's spool left open). 400 for a malformed one."""
+    limits = {"max_files": evidence.MAX_FILES + 1, "max_fields": 20}
+    kind, options = parse_options_header(request.headers.get("content-type", ""))
+    if kind != b"multipart/form-data" or not options.get(b"boundary"):
+        return await request.form(**limits)  # a missing boundary is refused there
+    closing = b"--" + options[b"boundary"] + b"--"
+    parser = MultiPartParser(request.headers, _ending_with(request.stream(), closing), **limits)
+    try:
+        return await parser.parse()
+    except MultiPartException as exc:  # as Request.form would answer it
+        raise HTTPException(status_code=400, detail=exc.message) from exc
+
+
+async def _ending_with(
+    stream: AsyncGenerator[bytes, None], closing: bytes
+) -> AsyncGenerator[bytes, None]:
+    """The body, raising (inside the parser, which then closes its files) if it never
+    carries the closing boundary."""
+    seen, tail = False, b""
+    async for chunk in stream:
+        if not seen:
+            seen = closing in tail + chunk
+            tail = (tail + chunk)[-len(closing) :]
+        yield chunk
+    if not seen:
+        raise MultiPartException("the form ends before its closing boundary: it was cut short")
 
 
 async def upload_of(file: UploadFile) -> evidence.Upload:

@@ -8,6 +8,7 @@ inline, so a file cannot run as a page of this site.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 from urllib.parse import quote
@@ -43,12 +44,18 @@ def _page(
     items = repair.review_queue(factory, actor, now_of(request))
     context: dict[str, Any] = {
         "items": items,
-        "done": request.query_params.get("done"),
+        "done": _done(request.query_params.get("done", "")),
         "failed": f"{failed[0]}-{failed[1]}" if failed else None,
         "error": error,
         "today": now_of(request).date().isoformat(),
     }
     return render(request, "review.html", context, status_code=422 if error else 200)
+
+
+def _done(asked: str) -> str | None:
+    # Only what this page's own redirect says ("dispute-12"): any other text in the
+    # address would be shown as the registry's word ("Decision recorded: ...").
+    return asked if re.fullmatch(r"(dispute|repair)-\d{1,12}", asked) else None
 
 
 @router.post("/review/disputes/{dispute_id}", response_class=HTMLResponse)

@@ -8,12 +8,14 @@ then built once and shared copy-on-write, instead of once per worker as uvicorn'
 before forking, and each worker drops the database connections it inherited.
 
 The parent stays to supervise: a worker that dies is forked again from the same warm
-state, and SIGTERM or SIGINT stops every worker and then the parent.
+state, and SIGTERM or SIGINT stops every worker and then the parent. A parent that is
+killed outright takes its workers with it (SIGTERM from the kernel, on Linux).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import logging
 import os
@@ -25,17 +27,32 @@ import time
 import uvicorn
 from fastapi import FastAPI
 
+from trustreg import logs
 from trustreg.config import Settings
+from trustreg.web import observability, slow_clients
 from trustreg.web.app import create_app
 
 log = logging.getLogger("trustreg.server")
 RESPAWN_PAUSE = 1.0  # seconds between re-forks of a worker that keeps dying
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def run(settings: Settings, host: str, port: int, workers: int = 1, warm: bool = False) -> None:
     """Serve until stopped; ``warm`` builds the screening index before the first request."""
+    logs.configure(settings)  # uvicorn's lines too (log_config=None: it leaves them be)
+    logs.REQUEST_ID.set(None)  # lines outside a request carry no id (not the CLI run's)
+    # Before the app makes its metrics: every worker writes its own file there.
+    observability.use_multiprocess(settings.data_dir / "metrics")
     app = create_app(settings)
-    config = uvicorn.Config(app, host=host, port=port, log_level="info")  # sets up logging
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        log_level=settings.log_level,
+        access_log=False,  # ours (trustreg.access) has the route template and request id
+        http=slow_clients.protocol(settings),  # slowloris: time limits on reading requests
+    )
     if warm:
         _warm(app, settings)
     if workers <= 1:
@@ -97,6 +114,7 @@ def _supervise(app: FastAPI, config: uvicorn.Config, sockets: list[socket.socket
         if pid not in children:
             continue
         number = children.pop(pid)
+        observability.worker_ended(pid)
         if stopping:
             continue
         print(
@@ -110,12 +128,14 @@ def _supervise(app: FastAPI, config: uvicorn.Config, sockets: list[socket.socket
 
 
 def _fork(app: FastAPI, config: uvicorn.Config, sock: socket.socket, number: int) -> int:
+    parent = os.getpid()
     pid = os.fork()
     if pid:
         return pid
     # The worker: default signal handling (uvicorn installs its own), fresh connections.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    _end_with(parent)
     app.state.engine.dispose(close=False)
     # Unfinished screening jobs are resumed by one worker only, not once per worker.
     app.state.resume_jobs = number == 0
@@ -127,6 +147,21 @@ def _fork(app: FastAPI, config: uvicorn.Config, sock: socket.socket, number: int
         code = 1
     finally:
         os._exit(code)
+
+
+def _end_with(parent: int) -> None:
+    """Have the kernel send this worker SIGTERM when its parent dies (Linux).
+
+    A parent killed outright (SIGKILL, the OOM killer) never runs its handler: its
+    workers would go on serving the port, next to those of the restarted server, with
+    the state they forked from. With SIGTERM they finish their requests and end.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the call
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _signal(pid: int, signum: int) -> None:
