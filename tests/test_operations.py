@@ -27,7 +27,6 @@ from tests.accounts import checker_headers
 from tests.conftest import RULEBOOK
 from tests.due_process import GROUNDS, PDF, World, opened
 from tests.feeds import (
-    TRUSTREG,
     cli_env,
     problem_of,
     run_cli,
@@ -37,8 +36,8 @@ from tests.feeds import (
     write_subjects,
     wrong_check,
 )
-from tests.pgserver import free_port
-from tests.test_server_workers import get, workers_of
+from tests.servers import get, start_server
+from tests.test_server_workers import workers_of
 from trustreg import logs
 from trustreg.config import Settings
 from trustreg.store.db import transaction
@@ -421,22 +420,9 @@ def two_workers(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]
     stale = tmp_path / "var" / "metrics" / "histogram_1.db"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"a previous run's file")
-    port = free_port()
     env = cli_env(tmp_path, TRUSTREG_LOG_FORMAT="json", TRUSTREG_METRICS_TOKEN=TOKEN)
-    command = [str(TRUSTREG), "serve", "--port", str(port), "--workers", "2"]
-    with (tmp_path / "server.log").open("wb") as log:
-        process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log, stderr=log)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if get(f"{url}/readyz")[0] == 200:
-                break
-        except OSError:  # not listening yet
-            time.sleep(0.2)
-    else:
-        process.kill()
-        raise AssertionError((tmp_path / "server.log").read_text())
+    url, process = start_server(tmp_path, env, "--workers", "2")
+    assert get(f"{url}/readyz")[0] == 200
     assert not stale.exists()
     yield url, process
     if process.poll() is None:

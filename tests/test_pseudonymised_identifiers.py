@@ -40,9 +40,11 @@ from trustreg.core.identifiers import (
     stored_identifier,
 )
 from trustreg.core.matching import Party, with_hashed_numbers
+from trustreg.errors import ConfigurationError
 from trustreg.services import accounts, certificates, registry
 from trustreg.services.screening_file import SCREEN_COLUMNS
 from trustreg.store.db import alembic_config, make_engine, migrate
+from trustreg.store.keys import RegistryKey
 from trustreg.web.app import create_app
 
 TODAY = datetime.now(UTC).date()
@@ -159,9 +161,20 @@ def client(settings: Settings, checker: dict[str, str]) -> Iterator[TestClient]:
 
 
 def other_key_client(settings: Settings, checker: dict[str, str]) -> TestClient:
-    """The same store served under another identifier key."""
-    app = create_app(settings.model_copy(update={"identifier_key": OTHER_KEY}))
-    return TestClient(app, headers=checker)
+    """The same store served under another identifier key.
+
+    Refused while the store remembers its key (``registry.check_identifier_key``); once
+    that check value is gone (a store from before it existed), it starts, and shows
+    that the stored hashes are of no use under another key.
+    """
+    other = settings.model_copy(update={"identifier_key": OTHER_KEY})
+    with pytest.raises(ConfigurationError, match="TRUSTREG_IDENTIFIER_KEY is not the key"):
+        create_app(other)
+    engine = make_engine(settings.sqlalchemy_url)
+    with engine.begin() as connection:
+        connection.execute(sa.delete(RegistryKey))
+    engine.dispose()
+    return TestClient(create_app(other), headers=checker)
 
 
 # -------------------------------------------------------------------------- the core
@@ -362,10 +375,10 @@ def test_the_cli_finds_a_person_by_the_full_number(
     assert checked.returncode == 0, checked.stderr
     assert json.loads(checked.stdout)["answer"] == "excluded"
 
+    # Under another key the store refuses to run at all (it remembers its key).
     wrong = run_cli(tmp_path, "subjects", "show", f"ric:{RIC}", TRUSTREG_IDENTIFIER_KEY=OTHER_KEY)
-    assert wrong.returncode == 3
-    masked = mask_identifier(Identifier("ric", RIC))
-    assert wrong.stderr.strip() == f"error: no subject with identifier ric:{masked}"
+    assert wrong.returncode == ConfigurationError.exit_code
+    assert "TRUSTREG_IDENTIFIER_KEY is not the key" in wrong.stderr
 
 
 # --------------------------------------------------------------------- every endpoint

@@ -283,6 +283,9 @@ def test_a_purged_person_leaves_a_warm_screening_index(
     index.expire()  # rather than wait out the second within which it is fresh
     after = screening.check(index, query, purpose="credit", actor="cli")
     assert subject_of_purged(after) == []
+    # The deletion also started a full rebuild behind the answers: let it end before
+    # the store closes.
+    assert index.settle(timeout=60)
 
 
 def subject_of_purged(answer: dict[str, Any]) -> list[Any]:

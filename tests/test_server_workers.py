@@ -17,22 +17,13 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.feeds import TRUSTREG, cli_env, run_cli, run_import, subject_row, write_subjects
-from tests.pgserver import free_port
+from tests.feeds import cli_env, run_cli, run_import, subject_row, write_subjects
+from tests.servers import get, start_server
 from trustreg.config import Settings
 from trustreg.services import registry
 from trustreg.store.db import make_engine
 
 FIRM = "河南创瑞医药有限公司"
-
-
-def get(url: str) -> tuple[int, bytes]:
-    """Status and body of ``GET url`` (a new connection each time)."""
-    try:
-        with urllib.request.urlopen(url, timeout=10) as answer:
-            return answer.status, answer.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
 
 
 def workers_of(parent: psutil.Process, count: int, timeout: float = 30) -> list[psutil.Process]:
@@ -52,23 +43,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     factory = registry.initialise(make_engine(settings.sqlalchemy_url), settings.rulebook)
     rows = [subject_row(1, name=FIRM, region="河南省"), subject_row(2)]
     run_import(factory, "subjects", write_subjects(tmp_path / "s.csv", rows))
-    port = free_port()
-    command = [str(TRUSTREG), "serve", "--port", str(port), "--workers", "2"]
-    with (tmp_path / "server.log").open("wb") as log:  # the child keeps its own copy
-        process = subprocess.Popen(
-            command, cwd=tmp_path, env=cli_env(tmp_path), stdout=log, stderr=log
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if get(f"{url}/api/v1/subjects/1")[0] == 200:
-                break
-        except OSError:  # not listening yet
-            time.sleep(0.2)
-    else:
-        process.kill()
-        raise AssertionError((tmp_path / "server.log").read_text())
+    url, process = start_server(tmp_path, cli_env(tmp_path), "--workers", "2")
     yield url, process
     if process.poll() is None:
         process.kill()

@@ -8,13 +8,12 @@ of the machine could see it in the process list.
 from __future__ import annotations
 
 import json
-import os
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from trustreg.cli_common import open_registry, out
+from trustreg.cli_common import open_registry, out, secret_from
 from trustreg.config import Settings
 from trustreg.services import accounts, subjects
 from trustreg.services.clock import SystemClock
@@ -28,10 +27,7 @@ PASSWORD_ENV = "TRUSTREG_NEW_PASSWORD"
 
 
 def _password() -> str:
-    given = os.environ.get(PASSWORD_ENV)
-    if given:
-        return given
-    return str(typer.prompt("password", hide_input=True, confirmation_prompt=True))
+    return secret_from(PASSWORD_ENV, "password")
 
 
 @accounts_app.command("create")

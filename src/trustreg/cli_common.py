@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime
 
+import typer
 from rich.console import Console
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,6 +24,15 @@ def open_registry(settings: Settings) -> sessionmaker[Session]:
     return registry.initialise(
         make_engine(settings.sqlalchemy_url), settings.rulebook, settings.identifier_key
     )
+
+
+def secret_from(env: str, prompt: str) -> str:
+    """A secret from the environment variable ``env`` (scripts) or a hidden, confirmed
+    prompt: never from the command line, where the process list shows it."""
+    given = os.environ.get(env)
+    if given:
+        return given
+    return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=True))
 
 
 def parse_day(text: str | None, option: str) -> date | None:

@@ -6,14 +6,13 @@ command line, where other users of the machine could see it in the process list.
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from trustreg.cli_common import open_registry, out
+from trustreg.cli_common import open_registry, out, secret_from
 from trustreg.config import Settings
 
 NEW_KEY_ENV = "TRUSTREG_NEW_IDENTIFIER_KEY"
@@ -24,10 +23,7 @@ identifiers_app = typer.Typer(
 
 
 def _new_key() -> str:
-    given = os.environ.get(NEW_KEY_ENV)
-    if given:
-        return given
-    return str(typer.prompt("new identifier key", hide_input=True, confirmation_prompt=True))
+    return secret_from(NEW_KEY_ENV, "new identifier key")
 
 
 @identifiers_app.command("rekey")

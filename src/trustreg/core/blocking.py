@@ -101,6 +101,20 @@ def filed(prepared: Profile) -> tuple[bytes, bool, str]:
     return data, prepared.person, "\x1f".join(keys(prepared))
 
 
+def word_rarity(
+    cache: dict[str, float], size: int, postings_count: Callable[[str], int], word: str
+) -> float:
+    """Inverse document frequency of a name word among ``size`` entries, remembered in
+    ``cache`` (bounded: a million words at most)."""
+    weight = cache.get(word)
+    if weight is None:
+        count = postings_count("w:" + word)
+        weight = math.log((size + 1) / (count + 1)) + 1.0 if count else RARE_WEIGHT
+        if len(cache) < 1_000_000:
+            cache[word] = weight
+    return weight
+
+
 class ScreeningIndex:
     """Registry entries filed by key, with their prepared profiles.
 
@@ -197,13 +211,7 @@ class ScreeningIndex:
 
     def rarity(self, word: str) -> float:
         """Inverse document frequency of a name word: rare words weigh more."""
-        weight = self._word_weight.get(word)
-        if weight is None:
-            count = self.postings_count("w:" + word)
-            weight = math.log((self._size + 1) / (count + 1)) + 1.0 if count else RARE_WEIGHT
-            if len(self._word_weight) < 1_000_000:
-                self._word_weight[word] = weight
-        return weight
+        return word_rarity(self._word_weight, self._size, self.postings_count, word)
 
     def search(self, query: Party, top: int = 3, persons: bool = True) -> list[Candidate]:
         """The ``top`` best entries for the query, best first (scores may be low);

@@ -20,14 +20,13 @@ layer chooses are the same too while no key of the query is common enough to be 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Collection
 
 import numpy as np
 import numpy.typing as npt
 
-from trustreg.core.blocking import Candidate, ScreeningIndex
-from trustreg.core.matching import RARE_WEIGHT, Comparison, Party, Profile, profile
+from trustreg.core.blocking import Candidate, ScreeningIndex, word_rarity
+from trustreg.core.matching import Comparison, Party, Profile, profile
 
 
 def superseded_mask(base: ScreeningIndex, subject_ids: Collection[int]) -> npt.NDArray[np.bool_]:
@@ -96,13 +95,7 @@ class LayeredIndex:
     def rarity(self, word: str) -> float:
         """Inverse document frequency of a name word over both layers (as
         ``ScreeningIndex.rarity`` computes it for one)."""
-        weight = self._word_weight.get(word)
-        if weight is None:
-            count = self.postings_count("w:" + word)
-            weight = math.log((self._size + 1) / (count + 1)) + 1.0 if count else RARE_WEIGHT
-            if len(self._word_weight) < 1_000_000:
-                self._word_weight[word] = weight
-        return weight
+        return word_rarity(self._word_weight, self._size, self.postings_count, word)
 
     def search(self, query: Party, top: int = 3, persons: bool = True) -> list[Candidate]:
         """The ``top`` best entries for the query, best first; without ``persons``,

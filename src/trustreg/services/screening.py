@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from trustreg.core.blocking import Candidate, ScreeningIndex, filed
@@ -67,8 +68,8 @@ class RegistryIndex:
     the base (milliseconds to a few hundred). A full rebuild is due when subjects
     have been deleted (the retention purge) or the delta outgrows ``rebuild_share``
     of the base (or ``rebuild_max`` entries); it runs in a background thread while the
-    layered index goes on serving. Until it ends, a deleted subject may still come
-    up as a candidate (its ``Shown`` is kept, so an answer can still show it).
+    layered index goes on serving. A deleted subject leaves the answers at the next
+    look already (its id is read as gone and skipped in the base).
 
     ``identifier_key`` is the store's identifier key (setting ``identifier_key``): a
     query's person number is hashed with it to meet the entries' hashes.
@@ -102,6 +103,7 @@ class RegistryIndex:
         self._version: store.Version | None = None
         self._checked = 0.0
         self._rebuilding: threading.Thread | None = None
+        self._closing = threading.Event()
         self._rebuilt: Built | None = None
 
     def current(self) -> tuple[LayeredIndex, dict[int, Shown]]:
@@ -135,6 +137,13 @@ class RegistryIndex:
         finally:
             self._lock.release()
 
+    def close(self, timeout: float = 30) -> None:
+        """Stop a background rebuild's reading of the store (the app is shutting down
+        and will close the store); a rebuild past its reading holds no connection and
+        ends with the process."""
+        self._closing.set()
+        self.settle(timeout)
+
     def settle(self, timeout: float | None = None) -> bool:
         """Wait for a background rebuild to end; whether none is left running."""
         thread = self._rebuilding
@@ -167,10 +176,13 @@ class RegistryIndex:
             changed = store.changed_since(session, self._version)
             fresh = list(store.entries_of(session, changed))
             newer, held = store.count_after(session, base.version[0])
+            deleted = held < base.version[5] + newer
+            # Deleted subjects (the retention purge) leave the answers at once, not
+            # when the background rebuild ends: a purged person must not be shown.
+            gone = self._gone(session, base) if deleted else set()
         self.refreshes += 1
-        self._fold(base, changed, fresh)
+        self._fold(base, changed | gone, fresh)
         self._version = version
-        deleted = held < base.version[5] + newer
         if (deleted or len(self._delta) > self._bound(base)) and not running:
             self._rebuild_in_background()
 
@@ -190,6 +202,14 @@ class RegistryIndex:
         )
         self._index = LayeredIndex(base.index, delta, self._superseded)
 
+    def _gone(self, session: Session, base: Built) -> set[int]:
+        """The subjects of the base or the delta that the store no longer holds."""
+        indexed = np.union1d(
+            base.index.subject_ids, np.fromiter(self._delta, dtype=np.int64, count=-1)
+        )
+        held = np.fromiter(store.subject_ids(session), dtype=np.int64, count=-1)
+        return {int(i) for i in np.setdiff1d(indexed, held, assume_unique=True)}
+
     def _bound(self, base: Built) -> int:
         share = max(self.rebuild_min, int(len(base.index) * self.rebuild_share))
         return min(share, self.rebuild_max)
@@ -200,6 +220,8 @@ class RegistryIndex:
                 # One process: forking preparers from a serving process with threads
                 # running is unsafe.
                 self._rebuilt = self._build(1)
+            except _Closing:
+                pass
             except Exception:
                 logging.getLogger(__name__).exception("screening index rebuild failed")
 
@@ -216,9 +238,15 @@ class RegistryIndex:
             for entry in store.entries(session):
                 parties.append((entry.subject_id, entry_party(entry)))
                 shown[entry.subject_id] = _shown(entry)
+                if self._closing.is_set():
+                    raise _Closing
         index = ScreeningIndex.from_filed(prepare(parties, workers), self.thresholds)
         self.builds += 1
         return Built(index, shown, version)
+
+
+class _Closing(Exception):
+    """The index is closing: a background rebuild stops reading the store."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,6 +128,11 @@ def count_after(session: Session, subject_id: int) -> tuple[int, int]:
     return newer, session.scalar(select(func.count(Subject.id))) or 0
 
 
+def subject_ids(session: Session) -> Iterator[int]:
+    """Every subject's id, in order (read from the primary key)."""
+    return iter(session.scalars(select(Subject.id).order_by(Subject.id)))
+
+
 def latest_change(session: Session) -> Version:
     """The newest subject, name and identifier ids, the last import batch and row
     that created or changed a subject, and the number of subjects: the index is stale

@@ -64,8 +64,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         delivery.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await delivery
-    # Screenings still running would reopen the store after it is closed.
+    # Screenings and a screening-index rebuild still running would reopen the store
+    # after it is closed.
     await asyncio.to_thread(screening_jobs.wait_for_jobs, app.state.screening)
+    await asyncio.to_thread(app.state.screening.close)
     app.state.engine.dispose()
 
 
@@ -89,7 +91,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.clock = clock or SystemClock()
     app.state.resume_jobs = True  # of several forked workers, only the first resumes
-    app.state.sessions = initialise(engine, settings.rulebook, settings.identifier_key)
+    try:
+        app.state.sessions = initialise(engine, settings.rulebook, settings.identifier_key)
+    except BaseException:
+        engine.dispose()  # e.g. the wrong identifier key: no connection left open
+        raise
     thresholds = Thresholds(settings.match_threshold, settings.review_threshold)
     # Built on the first check, in one process (forking a threaded server is unsafe),
     # or before the server starts (``trustreg serve --warm``), in several.
