@@ -172,6 +172,15 @@ class Writes:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+# The niceness of the batch commands (imports, maintain), set once from the options.
+BATCH_NICE = [0]
+
+
+def niced(command: list[str]) -> list[str]:
+    """A batch command, at the chosen niceness."""
+    return ["nice", "-n", str(BATCH_NICE[0]), *command] if BATCH_NICE[0] else command
+
+
 def import_loop(run: Path, rows: Rows, per_file: int, until: float, writes: Writes) -> None:
     """``trustreg import records`` on new files, one after the other, until ``until``."""
     number = 0
@@ -185,7 +194,7 @@ def import_loop(run: Path, rows: Rows, per_file: int, until: float, writes: Writ
             writer.writerows(batch)
         started = time.perf_counter()
         done = subprocess.run(
-            [str(TRUSTREG), "import", "records", str(path)],
+            niced([str(TRUSTREG), "import", "records", str(path)]),
             env=store_env(run),
             capture_output=True,
             text=True,
@@ -243,7 +252,7 @@ def maintain_at(run: Path, moments: list[float], writes: Writes) -> None:
         time.sleep(max(0.0, moment - time.monotonic()))
         started = time.perf_counter()
         done = subprocess.run(
-            [str(TRUSTREG), "maintain"], env=store_env(run), capture_output=True, text=True,
+            niced([str(TRUSTREG), "maintain"]), env=store_env(run), capture_output=True, text=True,
             check=False,
         )  # fmt: skip
         line = (done.stdout.strip() or done.stderr.strip()).splitlines()[-1:] or [""]
@@ -385,8 +394,16 @@ def main() -> None:
     parser.add_argument(
         "--new-subjects", type=float, default=0.1, help="share of rows about new subjects"
     )
+    parser.add_argument(
+        "--batch-nice",
+        type=int,
+        default=0,
+        help="run the imports and maintain at this niceness (as a deployment would: "
+        "docs/deployment.md); 0 runs them at the server's priority",
+    )
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    BATCH_NICE[0] = args.batch_nice
     base, run = args.workdir.resolve() / "base", args.workdir.resolve() / "run"
     base.mkdir(parents=True, exist_ok=True)
     print(f"{' '.join(sys.argv)}; {load()}")

@@ -128,12 +128,28 @@ class RegistryIndex:
         self._checked = 0.0
 
     def ready(self) -> bool:
-        """Whether a check can be answered now without building the index first: an
-        index exists and nobody holds it (a delta read takes milliseconds)."""
+        """Whether a check can be answered now without touching the index: it exists,
+        nobody holds it, no rebuild waits to be adopted, and it is fresh (looked at
+        within the second, or the store unchanged since).
+
+        The server answers a ready check on its event loop; any other goes to a
+        thread. A delta read takes from milliseconds to a second or two under load
+        (it prepares the changed subjects and refiles the delta), and on the event
+        loop it would hold up every other request of the worker.
+        """
         if not self._lock.acquire(blocking=False):
             return False  # the first build, or a delta read, is under way
         try:
-            return self._index is not None
+            if self._index is None or self._rebuilt is not None:
+                return False
+            now = time.monotonic()
+            if now - self._checked < 1.0:
+                return True
+            with transaction(self.factory) as session:
+                fresh = store.latest_change(session) == self._version
+            if fresh:
+                self._checked = now
+            return fresh
         finally:
             self._lock.release()
 
