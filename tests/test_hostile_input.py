@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
-from httpx import Response
+from httpx2 import Response
 
 from tests.accounts import csrf
 from tests.authz_world import World

@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from httpx import Response
+from httpx2 import Response
 
 from tests.accounts import PASSWORD, browser, csrf, sign_in
 from tests.authz_world import OWN, World

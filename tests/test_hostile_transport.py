@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from httpx import Response
+from httpx2 import Response
 
 from tests.accounts import csrf
 from tests.authz_world import World

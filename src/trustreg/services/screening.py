@@ -65,11 +65,11 @@ class RegistryIndex:
     that, each look at the store (at most once a second) reads only the subjects new
     or changed since the last look, prepares them, and serves a ``LayeredIndex``: the
     base less the entries they supersede, plus a delta of every subject changed since
-    the base (milliseconds to a few hundred). A full rebuild is due when subjects
-    have been deleted (the retention purge) or the delta outgrows ``rebuild_share``
-    of the base (or ``rebuild_max`` entries); it runs in a background thread while the
-    layered index goes on serving. A deleted subject leaves the answers at the next
-    look already (its id is read as gone and skipped in the base).
+    the base (milliseconds to a few hundred). A deleted subject (the retention purge)
+    leaves the answers at the next look: its id is read as gone and skipped. A full
+    rebuild is due when the delta and the deleted subjects outgrow ``rebuild_share`` of
+    the base (or ``rebuild_max`` entries); it runs in a background thread while the
+    layered index goes on serving.
 
     ``identifier_key`` is the store's identifier key (setting ``identifier_key``): a
     query's person number is hashed with it to meet the entries' hashes.
@@ -99,6 +99,7 @@ class RegistryIndex:
         self._base: Built | None = None
         self._delta: dict[int, Filed] = {}  # subject id -> entry, since the base
         self._superseded: set[int] = set()  # base subjects changed or gone since
+        self._deleted: set[int] = set()  # subjects deleted since the base
         self._shown: dict[int, Shown] = {}
         self._version: store.Version | None = None
         self._checked = 0.0
@@ -170,7 +171,7 @@ class RegistryIndex:
     def _adopt(self, built: Built, checked: float) -> None:
         """Serve a full build: no delta until the next look at the store."""
         self._base, self._rebuilt = built, None
-        self._delta, self._superseded = {}, set()
+        self._delta, self._superseded, self._deleted = {}, set(), set()
         self._index = LayeredIndex(built.index)
         self._shown = built.shown
         self._version = built.version
@@ -178,7 +179,7 @@ class RegistryIndex:
 
     def _refresh(self) -> None:
         """Read what changed since the last look into the delta; start a background
-        rebuild when the delta grows too big or subjects were deleted."""
+        rebuild when the delta and the deleted subjects outgrow their bound."""
         base = self._base
         assert base is not None
         assert self._version is not None
@@ -192,14 +193,16 @@ class RegistryIndex:
             changed = store.changed_since(session, self._version)
             fresh = list(store.entries_of(session, changed))
             newer, held = store.count_after(session, base.version[0])
-            deleted = held < base.version[5] + newer
-            # Deleted subjects (the retention purge) leave the answers at once, not
-            # when the background rebuild ends: a purged person must not be shown.
-            gone = self._gone(session, base) if deleted else set()
+            # Deleted subjects (the retention purge) leave the answers at once: their
+            # ids are skipped like superseded ones, with no rebuild (a rebuild in a
+            # serving process competes with its requests for the interpreter).
+            deleted = held < base.version[5] + newer - len(self._deleted)
+            if deleted:
+                self._deleted |= self._gone(session, base)
         self.refreshes += 1
-        self._fold(base, changed | gone, fresh)
+        self._fold(base, changed | self._deleted, fresh)
         self._version = version
-        if (deleted or len(self._delta) > self._bound(base)) and not running:
+        if len(self._delta) + len(self._deleted) > self._bound(base) and not running:
             self._rebuild_in_background()
 
     def _fold(self, base: Built, changed: set[int], fresh: list[store.ScreeningEntry]) -> None:
