@@ -39,6 +39,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -249,25 +250,47 @@ def run_phase(
     return result, command
 
 
-def summarise(report: Report, label: str, result: dict[str, Any], seconds: float) -> float:
-    """Rows per kind and overall; returns the overall p99 (ms)."""
-    samples = result["samples"]
-    p99_all = 0.0
+@dataclass(frozen=True)
+class KindFigures:
+    """One kind of request's (or all requests') figures in a run."""
+
+    kind: str
+    count: int
+    ms: Any  # numpy array of latencies
+    p50: float
+    p95: float
+    p99: float
+    statuses: Counter[int]
+
+    @property
+    def errors(self) -> int:
+        return sum(n for status, n in self.statuses.items() if status == 0 or status >= 400)
+
+
+def figures_by_kind(samples: list[Any]) -> list[KindFigures]:
+    """Latency percentiles and statuses per kind of request, then for all ("all")."""
+    found = []
     for kind in (*KINDS, "all"):
         rows = [s for s in samples if kind in ("all", s[0])]
         if not rows:
             continue
         ms = np.array([s[2] for s in rows]) * 1000
-        p50, p95, p99 = np.percentile(ms, [50, 95, 99])
-        statuses = Counter(s[1] for s in rows)
-        errors = sum(n for status, n in statuses.items() if status == 0 or status >= 400)
-        shown = " ".join(f"{s or 'none'}:{n}" for s, n in sorted(statuses.items()))
+        p50, p95, p99 = (float(p) for p in np.percentile(ms, [50, 95, 99]))
+        found.append(KindFigures(kind, len(rows), ms, p50, p95, p99, Counter(s[1] for s in rows)))
+    return found
+
+
+def summarise(report: Report, label: str, result: dict[str, Any], seconds: float) -> float:
+    """Rows per kind and overall; returns the overall p99 (ms)."""
+    p99_all = 0.0
+    for f in figures_by_kind(result["samples"]):
+        shown = " ".join(f"{s or 'none'}:{n}" for s, n in sorted(f.statuses.items()))
         report.add(
-            f"{label}: {kind}",
-            f"{len(rows) / seconds:,.0f}/s  p50 {p50:.1f}  p95 {p95:.1f}  p99 {p99:.1f}  "
-            f"max {ms.max():.0f} ms  errors {errors}  ({shown})",
+            f"{label}: {f.kind}",
+            f"{f.count / seconds:,.0f}/s  p50 {f.p50:.1f}  p95 {f.p95:.1f}  p99 {f.p99:.1f}  "
+            f"max {f.ms.max():.0f} ms  errors {f.errors}  ({shown})",
         )
-        p99_all = p99
+        p99_all = f.p99
     return p99_all
 
 

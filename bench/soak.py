@@ -40,9 +40,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from api_load import KINDS, free_port, start_server, wait_ready, write_plan
+from api_load import figures_by_kind, free_port, start_server, wait_ready, write_plan
 from screening_speed_data import TODAY, TRUSTREG, build_registry, load, store_env
 from trustreg import demo
 from trustreg.config import Settings
@@ -335,23 +333,16 @@ def cli(run: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def print_reads(result: dict[str, Any], seconds: float) -> int:
     """Throughput and latency per kind and overall; returns the errors."""
-    samples = result["samples"]
     print(f"reads: {result['done'] / seconds:,.1f} answers/s over {seconds:g} s "
           f"({result['due']:,} due, {result['unsent']:,} never sent)")  # fmt: skip
     errors = 0
-    for kind in (*KINDS, "all"):
-        rows = [s for s in samples if kind in ("all", s[0])]
-        if not rows:
-            continue
-        ms = np.array([s[2] for s in rows]) * 1000
-        p50, p95, p99 = np.percentile(ms, [50, 95, 99])
-        statuses = Counter(s[1] for s in rows)
-        bad = {s: n for s, n in statuses.items() if s == 0 or s >= 400}
-        print(f"  {kind:<11} {len(rows) / seconds:7.1f}/s  p50 {p50:6.1f}  p95 {p95:6.1f}  "
-              f"p99 {p99:6.1f}  max {ms.max():7.1f} ms  errors {sum(bad.values())} "
+    for f in figures_by_kind(result["samples"]):
+        bad = {s: n for s, n in f.statuses.items() if s == 0 or s >= 400}
+        print(f"  {f.kind:<11} {f.count / seconds:7.1f}/s  p50 {f.p50:6.1f}  p95 {f.p95:6.1f}  "
+              f"p99 {f.p99:6.1f}  max {f.ms.max():7.1f} ms  errors {f.errors} "
               f"{dict(sorted(bad.items())) if bad else ''}")  # fmt: skip
-        if kind == "all":
-            errors = sum(bad.values())
+        if f.kind == "all":
+            errors = f.errors
     if result["failures"]:
         print(f"  no answer: {result['failures']}")
     return errors
