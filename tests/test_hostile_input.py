@@ -183,6 +183,28 @@ def test_every_path_parameter_takes_every_payload(world: World) -> None:
     assert counts(world.app.state.sessions) == before
 
 
+def test_ids_beyond_the_stores_integers_are_refused(world: World) -> None:
+    """2**64 in any numeric path parameter of a page or the API: a 4xx, never the
+    store's overflow (SQLite's integers end at 2**63 - 1)."""
+    failures: list[str] = []
+    done: set[str] = set()
+    for channel, method, url, role, route in _examples(world):
+        if route is None or method != "GET" or route.path in done or "{" not in route.path:
+            continue
+        numeric = [f.alias for f in route.dependant.path_params if not _text(f)]
+        if not numeric:
+            continue
+        done.add(route.path)
+        match = route.path_regex.match(url.split("?")[0])
+        assert match is not None
+        values = match.groupdict() | {name: str(2**64) for name in numeric}
+        answer = _send(world, channel, method, _path(route.path, values), role)
+        if not 400 <= answer.status_code < 500:
+            failures.append(f"{route.path}: {answer.status_code}")
+    assert failures == []
+    assert len(done) > 10
+
+
 def test_headers_a_page_reads_take_every_payload(world: World) -> None:
     """The language comes from a cookie and Accept-Language as well as ``?lang=``."""
     client = world.browsers["anonymous"]

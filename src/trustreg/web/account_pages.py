@@ -13,7 +13,7 @@ from trustreg.services import accounts
 from trustreg.services.lockout import Lockout
 from trustreg.web import auth, security
 from trustreg.web.auth import CurrentActor, now_of
-from trustreg.web.deps import CurrentSettings, Sessions, render
+from trustreg.web.deps import CurrentSettings, Id, Sessions, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -133,7 +133,7 @@ async def create_token(request: Request, actor: CurrentActor, factory: Sessions)
 
 @router.post("/account/tokens/{token_id}/revoke")
 async def revoke_token(
-    request: Request, token_id: int, actor: CurrentActor, factory: Sessions
+    request: Request, token_id: Id, actor: CurrentActor, factory: Sessions
 ) -> Response:
     await form_of(request)
     redirect = _require_signed_in(request, actor)

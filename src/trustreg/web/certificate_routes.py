@@ -21,7 +21,7 @@ from trustreg.core import signing
 from trustreg.services import certificates
 from trustreg.services.certificates import Issued
 from trustreg.web import i18n
-from trustreg.web.deps import CurrentSettings, Sessions, render
+from trustreg.web.deps import CurrentSettings, Id, Sessions, render
 from trustreg.web.openapi import problems
 from trustreg.web.pages import with_list_titles
 
@@ -35,7 +35,7 @@ ATTACHMENT_DESCRIPTION = "signed content"
     "/subjects/{subject_id}/certificate", response_class=HTMLResponse, include_in_schema=False
 )
 def certificate_page(
-    request: Request, subject_id: int, factory: Sessions, settings: CurrentSettings
+    request: Request, subject_id: Id, factory: Sessions, settings: CurrentSettings
 ) -> Response:
     """A printable, signed credit report certificate of a legal entity or organisation."""
     issued = certificates.issue(factory, subject_id, settings.secret_key)
@@ -52,7 +52,7 @@ def certificate_page(
 
 @router.get("/subjects/{subject_id}/certificate.pdf", include_in_schema=False)
 def certificate_pdf(
-    request: Request, subject_id: int, factory: Sessions, settings: CurrentSettings
+    request: Request, subject_id: Id, factory: Sessions, settings: CurrentSettings
 ) -> Response:
     """The signed certificate of a legal entity or organisation, as a PDF."""
     issued: Issued = certificates.issue(factory, subject_id, settings.secret_key)["issued"]

@@ -33,7 +33,7 @@ def _file_json(body: dict[str, Any]) -> str:
 
 @router.get("/my-file/{subject_id}.json", include_in_schema=False)
 def my_file_json(
-    request: Request, subject_id: int, factory: Sessions, actor: CurrentActor
+    request: Request, subject_id: Id, factory: Sessions, actor: CurrentActor
 ) -> Response:
     """The file as a JSON download."""
     body = my_file.my_file(factory, actor, subject_id, now_of(request), "page")
@@ -46,7 +46,7 @@ def my_file_json(
 
 @router.get("/my-file/{subject_id}.pdf", include_in_schema=False)
 def my_file_pdf(
-    request: Request, subject_id: int, factory: Sessions, actor: CurrentActor
+    request: Request, subject_id: Id, factory: Sessions, actor: CurrentActor
 ) -> Response:
     """The file as a PDF in the request's language, the JSON attached."""
     body = my_file.my_file(factory, actor, subject_id, now_of(request), "page")
@@ -71,7 +71,7 @@ def my_file_pdf(
 
 @router.get("/my-file/{subject_id}", response_class=HTMLResponse, include_in_schema=False)
 def my_file_page(
-    request: Request, subject_id: int, factory: Sessions, actor: CurrentActor
+    request: Request, subject_id: Id, factory: Sessions, actor: CurrentActor
 ) -> Response:
     """Everything held about the subject, with who looked at it and why."""
     if not actor.signed_in:

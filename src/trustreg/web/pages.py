@@ -26,7 +26,7 @@ from trustreg.services.stats import recent_list_changes, registry_counts
 from trustreg.web import purpose_pages
 from trustreg.web.account_pages import form_of
 from trustreg.web.auth import CurrentActor, now_of
-from trustreg.web.deps import Sessions, render
+from trustreg.web.deps import Id, Sessions, render
 
 # Re-exported: the certificate routes take it from here.
 from trustreg.web.purpose_pages import with_list_titles as with_list_titles
@@ -133,7 +133,7 @@ def _home(request: Request, factory: Sessions, query: str, message: str, status:
 
 @router.get("/subjects/{subject_id}", response_class=HTMLResponse)
 def subject_page(
-    request: Request, subject_id: int, factory: Sessions, actor: CurrentActor
+    request: Request, subject_id: Id, factory: Sessions, actor: CurrentActor
 ) -> Response:
     """A subject's profile. A person's goes through the gate (``web.purpose_pages``):
     who may look and why, the purpose form for a verified checker, and what the
@@ -146,7 +146,7 @@ def subject_page(
 
 @router.post("/subjects/{subject_id}", response_class=HTMLResponse)
 async def subject_lookup(
-    request: Request, subject_id: int, factory: Sessions, actor: CurrentActor
+    request: Request, subject_id: Id, factory: Sessions, actor: CurrentActor
 ) -> Response:
     """A person's profile for the purpose declared in the form (CSRF-checked)."""
     fields = await form_of(request)

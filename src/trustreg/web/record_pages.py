@@ -27,7 +27,7 @@ from trustreg.services.accounts import Actor, require
 from trustreg.web import auth, purpose_pages
 from trustreg.web.account_pages import form_of
 from trustreg.web.auth import CurrentActor, now_of
-from trustreg.web.deps import Sessions, render
+from trustreg.web.deps import Id, Sessions, render
 
 router = APIRouter(include_in_schema=False)
 # Five files of 5 MB and the text fields: a larger body is refused before it is read.
@@ -36,7 +36,7 @@ MAX_BODY = evidence.MAX_FILES * evidence.MAX_BYTES + 256 * 1024
 
 @router.get("/records/{record_id}", response_class=HTMLResponse)
 def record_page(
-    request: Request, record_id: int, factory: Sessions, actor: CurrentActor
+    request: Request, record_id: Id, factory: Sessions, actor: CurrentActor
 ) -> Response:
     """A record with its timeline: decided, in effect, every status change, any open
     dispute, its repair, and the end of its publicity. A person's record goes through
@@ -51,7 +51,7 @@ def record_page(
 
 @router.post("/records/{record_id}", response_class=HTMLResponse)
 async def record_lookup(
-    request: Request, record_id: int, factory: Sessions, actor: CurrentActor
+    request: Request, record_id: Id, factory: Sessions, actor: CurrentActor
 ) -> Response:
     """A person's record for the purpose declared in the form (CSRF-checked)."""
     purpose = (await form_of(request)).get("purpose", "")
@@ -76,7 +76,7 @@ def _context(
 
 @router.get("/records/{record_id}/dispute", response_class=HTMLResponse)
 def dispute_form(
-    request: Request, record_id: int, factory: Sessions, actor: CurrentActor
+    request: Request, record_id: Id, factory: Sessions, actor: CurrentActor
 ) -> Response:
     """The dispute form for a representative of the record's subject; for anyone
     else, who may dispute and how to get an account."""
@@ -85,7 +85,7 @@ def dispute_form(
 
 @router.post("/records/{record_id}/dispute", response_class=HTMLResponse)
 async def dispute_post(
-    request: Request, record_id: int, factory: Sessions, actor: CurrentActor
+    request: Request, record_id: Id, factory: Sessions, actor: CurrentActor
 ) -> Response:
     require(actor, "dispute", "dispute a record")
     fields, uploads = await posted(request)
@@ -103,7 +103,7 @@ async def dispute_post(
 
 @router.get("/records/{record_id}/repair", response_class=HTMLResponse)
 def repair_form(
-    request: Request, record_id: int, factory: Sessions, actor: CurrentActor
+    request: Request, record_id: Id, factory: Sessions, actor: CurrentActor
 ) -> Response:
     """The credit repair form for a representative of the record's subject, once the
     record may be repaired; otherwise why not, or who may apply."""
@@ -112,7 +112,7 @@ def repair_form(
 
 @router.post("/records/{record_id}/repair", response_class=HTMLResponse)
 async def repair_post(
-    request: Request, record_id: int, factory: Sessions, actor: CurrentActor
+    request: Request, record_id: Id, factory: Sessions, actor: CurrentActor
 ) -> Response:
     require(actor, "dispute", "apply for credit repair")
     fields, uploads = await posted(request)
@@ -127,7 +127,7 @@ def _form_page(
     request: Request,
     factory: sessionmaker[Session],
     actor: Actor,
-    record_id: int,
+    record_id: Id,
     template: str,
     fields: dict[str, str],
     error: ValidationError | None,

@@ -22,7 +22,7 @@ from trustreg.services.accounts import Actor, require
 from trustreg.services.dispute_decisions import Correction, Decision
 from trustreg.web.account_pages import form_of
 from trustreg.web.auth import CurrentActor, now_of
-from trustreg.web.deps import Sessions, render
+from trustreg.web.deps import Id, Sessions, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -60,7 +60,7 @@ def _done(asked: str) -> str | None:
 
 @router.post("/review/disputes/{dispute_id}", response_class=HTMLResponse)
 async def decide_dispute(
-    request: Request, dispute_id: int, actor: CurrentActor, factory: Sessions
+    request: Request, dispute_id: Id, actor: CurrentActor, factory: Sessions
 ) -> Response:
     require(actor, "review", "decide disputes")
     fields = await form_of(request)
@@ -95,7 +95,7 @@ def day_of(field: str, text: str) -> date | None:
 
 @router.post("/review/repairs/{application_id}", response_class=HTMLResponse)
 async def decide_repair(
-    request: Request, application_id: int, actor: CurrentActor, factory: Sessions
+    request: Request, application_id: Id, actor: CurrentActor, factory: Sessions
 ) -> Response:
     require(actor, "review", "decide repair applications")
     fields = await form_of(request)
@@ -108,7 +108,7 @@ async def decide_repair(
 
 
 @router.get("/review/evidence/{file_id}")
-def evidence_download(file_id: int, actor: CurrentActor, factory: Sessions) -> Response:
+def evidence_download(file_id: Id, actor: CurrentActor, factory: Sessions) -> Response:
     """An evidence file, for a reviewer or the representative who sent it."""
     return attachment(evidence.evidence_file(factory, actor, file_id))
 

@@ -14,7 +14,7 @@ from trustreg.services import notifications, watch
 from trustreg.services.accounts import Actor
 from trustreg.web.account_pages import form_of
 from trustreg.web.auth import CurrentActor, now_of
-from trustreg.web.deps import CurrentSettings, Sessions, render
+from trustreg.web.deps import CurrentSettings, Id, Sessions, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -90,7 +90,7 @@ async def add_watch(
 
 @router.post("/watches/{watch_id}/end")
 async def end_watch(
-    request: Request, watch_id: int, actor: CurrentActor, factory: Sessions
+    request: Request, watch_id: Id, actor: CurrentActor, factory: Sessions
 ) -> Response:
     await form_of(request)
     redirect = _sign_in_first(request, actor)
@@ -102,7 +102,7 @@ async def end_watch(
 
 @router.get("/watches/{watch_id}", response_class=HTMLResponse)
 def delivery_log_page(
-    request: Request, watch_id: int, actor: CurrentActor, factory: Sessions
+    request: Request, watch_id: Id, actor: CurrentActor, factory: Sessions
 ) -> Response:
     """One's watches with the delivery log of one of them."""
     redirect = _sign_in_first(request, actor)
