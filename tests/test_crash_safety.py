@@ -17,6 +17,7 @@ audit chain) from two client threads. After the kills (seeded, so a failure repe
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import random
@@ -182,7 +183,8 @@ def call(url: str, token: str, body: Any = None) -> int:
             return int(answer.status)
     except urllib.error.HTTPError as error:
         return error.code
-    except OSError:  # refused, reset, or cut off by the kill
+    except (OSError, http.client.HTTPException):  # refused, reset, or cut off by the kill
+        # (a body cut off mid-read is an IncompleteRead: not acknowledged either)
         return 0
 
 
