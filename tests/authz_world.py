@@ -9,6 +9,7 @@ post forms with that browser's CSRF token, as a person would).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -93,6 +94,17 @@ def _records(tmp_path: Path, today: datetime) -> Path:
     listed = {"subject_kind": "individual", "id_scheme": "ric", "id_value": LISTED}
     rows.append(record_row(10, **dates, **listed, subject_name="赵敏"))
     return write_csv(tmp_path / "records.csv", rows)
+
+
+def serving(app: FastAPI, tmp_path: Path) -> Iterator[World]:
+    """The matrix's registry built in ``app``, while it serves; its browsers closed after."""
+    with TestClient(app):
+        world = build(app, tmp_path)
+        try:
+            yield world
+        finally:
+            for client in world.browsers.values():
+                client.close()
 
 
 def build(app: FastAPI, tmp_path: Path) -> World:

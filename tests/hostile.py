@@ -24,7 +24,7 @@ from httpx2 import Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.authz_world import World, build
+from tests.authz_world import World, serving
 from tests.conftest import RULEBOOK
 from trustreg.config import Settings
 from trustreg.services import audit
@@ -146,13 +146,7 @@ def settings_of(tmp_path: Path) -> Settings:
 def hostile_world(tmp_path: Path) -> Iterator[World]:
     """The authorization matrix's registry, for hostile requests."""
     app = create_app(settings_of(tmp_path))
-    with TestClient(app):
-        world = build(app, tmp_path)
-        try:
-            yield world
-        finally:
-            for client in world.browsers.values():
-                client.close()
+    yield from serving(app, tmp_path)
 
 
 def api(world: World, role: str | None = None) -> TestClient:

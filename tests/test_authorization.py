@@ -32,7 +32,7 @@ from fastapi.testclient import TestClient
 from starlette.routing import Route
 
 from tests.accounts import csrf
-from tests.authz_world import OTHER, OWN, ROLES, World, build
+from tests.authz_world import OTHER, OWN, ROLES, World, serving
 from tests.conftest import RULEBOOK
 from tests.feeds import uscc
 from trustreg.config import Settings
@@ -250,13 +250,7 @@ def _new_world(tmp_path: Path) -> Iterator[World]:
         rulebook=RULEBOOK,
     )
     app = create_app(settings)
-    with TestClient(app):
-        world = build(app, tmp_path)
-        try:
-            yield world
-        finally:
-            for client in world.browsers.values():
-                client.close()
+    yield from serving(app, tmp_path)
 
 
 @pytest.fixture(scope="module")
