@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,6 +23,7 @@ from trustreg import logs
 from trustreg.cli_accounts import accounts_app
 from trustreg.cli_audit import audit_app
 from trustreg.cli_backup import backup_command, restore_command
+from trustreg.cli_batch import rate_command, snapshot_command
 from trustreg.cli_checks import eligibility_command
 from trustreg.cli_common import err, open_registry, out, parse_day
 from trustreg.cli_export import export_command
@@ -31,7 +31,7 @@ from trustreg.cli_identifiers import identifiers_app
 from trustreg.cli_screening import check_command, screen_command
 from trustreg.cli_watch import watch_app
 from trustreg.config import Settings
-from trustreg.errors import TrustRegError, ValidationError
+from trustreg.errors import TrustRegError
 from trustreg.services import ingest, registry, subjects
 
 app = typer.Typer(
@@ -322,52 +322,6 @@ def maintain() -> None:
 
 
 @app.command()
-def rate(
-    everyone: Annotated[bool, typer.Option("--all", help="Re-evaluate every subject")] = False,
-    as_of: Annotated[str | None, typer.Option(help="Evaluate on this day (default: today)")] = None,
-    rulebook: Annotated[
-        str | None, typer.Option(help="Rulebook version (default: the one in force then)")
-    ] = None,
-    output: Annotated[
-        Path | None, typer.Option(help="Also write subject_id, points, grade, lists as Parquet")
-    ] = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="Processes (default: cores)")] = None,
-) -> None:
-    """Re-evaluate the whole registry in a batch (DuckDB over a snapshot, all cores)."""
-    from trustreg.batch.rate import rate_all
-    from trustreg.store import queries
-    from trustreg.store.db import transaction
-
-    if not everyone:
-        raise ValidationError("--all", "say --all: the batch re-evaluates every subject")
-    factory = open_registry(Settings())
-    day = parse_day(as_of, "--as-of") or datetime.now(UTC).date()
-    with transaction(factory) as session:
-        chosen = (
-            queries.rulebook_version(session, rulebook)
-            if rulebook
-            else queries.rulebook_in_force(session, day)
-        )
-    summary = rate_all(factory.kw["bind"], chosen, day, output, workers)
-    out.print(
-        f"rated {summary.subjects:,} subjects ({summary.records:,} records) as of "
-        f"{summary.as_of} under rulebook {summary.rulebook_version} in {summary.seconds:.1f} s",
-        highlight=False,
-    )
-    out.print(
-        "grades: " + ", ".join(f"{g} {n:,}" for g, n in sorted(summary.grades.items())),
-        highlight=False,
-    )
-    if summary.lists:
-        out.print(
-            "lists: " + ", ".join(f"{c} {n:,}" for c, n in sorted(summary.lists.items())),
-            highlight=False,
-        )
-    if output:
-        out.print(f"written: {output}")
-
-
-@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
@@ -413,6 +367,8 @@ def demo(
         run(settings, host or settings.host, port or settings.port)
 
 
+app.command("rate")(rate_command)
+app.command("snapshot")(snapshot_command)
 app.command("eligibility")(eligibility_command)
 app.command("check")(check_command)
 app.command("screen")(screen_command)

@@ -118,6 +118,13 @@ COPY (
     return int(row[0]) if row else 0
 
 
+def count_records(con: duckdb.DuckDBPyConnection, versions: Path) -> int:
+    """How many records the snapshot's versions are versions of."""
+    sql = f"SELECT count(DISTINCT record_id) FROM read_parquet({sql_path(versions / '*.parquet')})"
+    row = duck(con, "count records", sql).fetchone()
+    return int(row[0]) if row else 0
+
+
 def subject_ranges(
     con: duckdb.DuckDBPyConnection, subjects: Path, per_range: int
 ) -> list[SubjectRange]:

@@ -27,7 +27,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from multiprocessing.pool import Pool
@@ -38,16 +38,26 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 from sqlalchemy import Engine
 
-from trustreg.batch.facts import resolve_facts, subject_ranges
+from trustreg.batch.facts import count_records, resolve_facts, subject_ranges
 from trustreg.batch.process import init_worker
 from trustreg.batch.snapshot import Snapshot, take_snapshot
+from trustreg.batch.snapshot_files import SnapshotFiles
+from trustreg.batch.spark_rate import rate_on_spark
 from trustreg.batch.steps import BatchError, guarded
 from trustreg.batch.worker import OutputRow, RangeOutcome, RangeTask, evaluate_range
 from trustreg.core.rulebook import Rulebook
-from trustreg.errors import TrustRegError
+from trustreg.errors import TrustRegError, ValidationError
 from trustreg.store.db import background_checkpoints
 
-__all__ = ["OUTPUT_SCHEMA", "BatchError", "RateSummary", "rate_all"]
+__all__ = [
+    "ENGINES",
+    "OUTPUT_SCHEMA",
+    "BatchError",
+    "Compute",
+    "RateSummary",
+    "rate_all",
+    "rate_snapshot",
+]
 
 # Subjects per range: large enough that a range's transaction is worth its commit,
 # small enough that the workers share the work evenly and memory stays flat.
@@ -101,6 +111,29 @@ class _Tally:
         self.closed += outcome.entries.closed
 
 
+ENGINES = ("duckdb", "spark")
+
+
+@dataclass(frozen=True, slots=True)
+class Compute:
+    """Which engine evaluates: ``duckdb`` (our worker processes) or ``spark``.
+
+    ``spark_master`` is a Spark master URL (default: local on ``workers`` cores);
+    ``work_dir`` the folder under which the job's files go (default: the system's
+    temporary folder): on a cluster, one that every Spark worker can read and write.
+    """
+
+    engine: str = "duckdb"
+    spark_master: str | None = None
+    work_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ValidationError("--engine", f"'{self.engine}' is not one of {', '.join(ENGINES)}")
+        if self.spark_master and self.engine != "spark":
+            raise ValidationError("--spark-master", "is for --engine spark")
+
+
 def rate_all(
     engine: Engine,
     rulebook: Rulebook,
@@ -108,6 +141,7 @@ def rate_all(
     output: Path | None = None,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    compute: Compute | None = None,
 ) -> RateSummary:
     """Re-evaluate every subject on ``as_of`` under ``rulebook`` and store the results.
 
@@ -115,9 +149,11 @@ def rate_all(
     entries no longer held and opens the new ones. With ``output``, also writes a
     Parquet file of ``subject_id, points, grade, lists``. ``workers`` processes read,
     evaluate and write (default: one per core); ``progress(done, total)`` is called as
-    subjects are stored. Raises BatchError when a step fails.
+    subjects are stored. ``compute`` chooses the engine. Raises BatchError when a step
+    fails.
     """
     started = time.perf_counter()
+    compute = compute or Compute()
     workers = max(1, workers or os.cpu_count() or 1)
     if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
         raise TrustRegError("rating everyone needs a store in a file or on a server")
@@ -127,17 +163,96 @@ def rate_all(
     url = engine.url.render_as_string(hide_password=False)
     steps: dict[str, float] = {}
     with (
-        tempfile.TemporaryDirectory(prefix="trustreg-rate-") as tmp,
+        tempfile.TemporaryDirectory(prefix="trustreg-rate-", dir=compute.work_dir) as tmp,
         # Started first: the workers start up while the parent holds the snapshot state.
         context.Pool(workers, initializer=init_worker, initargs=(joined, url)) as pool,
     ):
         folder = Path(tmp)
         with _timed(steps, "snapshot"):
             snapshot = take_snapshot(engine, folder, pool, joined, readers=workers)
+        job = _Job(folder, snapshot, rulebook, as_of, workers, output, engine)
+        records, tally = _rate(job, pool, compute, progress, steps)
+    return _summary(records, tally, rulebook, as_of, steps, started)
+
+
+def rate_snapshot(
+    snapshot: SnapshotFiles,
+    rulebook: Rulebook,
+    as_of: date,
+    output: Path,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    compute: Compute | None = None,
+) -> RateSummary:
+    """Evaluate every subject of a snapshot folder (``trustreg snapshot``) on ``as_of``
+    and write the results to ``output``; the store is neither read nor written."""
+    started = time.perf_counter()
+    compute = compute or Compute()
+    workers = max(1, workers or os.cpu_count() or 1)
+    context = multiprocessing.get_context(START_METHOD)
+    steps: dict[str, float] = {}
+    held = Snapshot(snapshot.folder, snapshot.rows)
+    with (
+        tempfile.TemporaryDirectory(prefix="trustreg-rate-", dir=compute.work_dir) as tmp,
+        context.Pool(workers, initializer=init_worker, initargs=(context.Semaphore(0), "")) as pool,
+    ):
+        job = _Job(Path(tmp), held, rulebook, as_of, workers, output, None)
+        records, tally = _rate(job, pool, compute, progress, steps)
+    return _summary(records, tally, rulebook, as_of, steps, started)
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    folder: Path  # the job's own files
+    snapshot: Snapshot
+    rulebook: Rulebook
+    as_of: date
+    workers: int
+    output: Path | None
+    store: Engine | None  # None: results go to the output only
+
+
+def _rate(
+    job: _Job,
+    pool: Pool,
+    compute: Compute,
+    progress: Callable[[int, int], None] | None,
+    steps: dict[str, float],
+) -> tuple[int, _Tally]:
+    """Evaluate with the chosen engine, then tally, write and store range by range."""
+    if compute.engine == "spark":
+        results = job.folder / "results"
+        with _timed(steps, "evaluate on spark"):
+            snapshot = job.snapshot
+            rate_on_spark(
+                snapshot.versions,
+                snapshot.subjects,
+                job.rulebook.source_text,
+                job.as_of,
+                results,
+                compute.spark_master,
+                job.workers,
+            )
+        with _timed(steps, "plan"):
+            records, tasks = _plan(job, results)
+        step = "store" if job.store else "collect"
+    else:
         with _timed(steps, "resolve facts"):
-            records, tasks = _plan(folder, snapshot, rulebook, as_of, workers, bool(output))
-        with _timed(steps, "evaluate and write"):
-            tally = _evaluate(engine, pool, tasks, output, progress, snapshot.subject_rows)
+            records, tasks = _plan(job, None)
+        step = "evaluate and write" if job.store else "evaluate"
+    with _timed(steps, step):
+        tally = _evaluate(job.store, pool, tasks, job.output, progress, job.snapshot.subject_rows)
+    return records, tally
+
+
+def _summary(
+    records: int,
+    tally: _Tally,
+    rulebook: Rulebook,
+    as_of: date,
+    steps: dict[str, float],
+    started: float,
+) -> RateSummary:
     return RateSummary(
         subjects=tally.subjects,
         records=records,
@@ -152,24 +267,39 @@ def rate_all(
     )
 
 
-def _plan(
-    folder: Path, snapshot: Snapshot, rulebook: Rulebook, as_of: date, workers: int, output: bool
-) -> tuple[int, list[RangeTask]]:
-    """Resolve the facts; return how many records there are and one task per range."""
-    facts = folder / "facts.parquet"
-    with _duckdb(folder, workers) as con:
-        records = resolve_facts(con, snapshot.versions, facts, rulebook, as_of)
-        per_range = _per_range(snapshot.subject_rows, workers)
+def _plan(job: _Job, results: Path | None) -> tuple[int, list[RangeTask]]:
+    """Resolve the facts (unless another engine has evaluated: ``results``); return how
+    many records there are and one task per subject range."""
+    facts = job.folder / "facts.parquet"
+    snapshot = job.snapshot
+    with _duckdb(job.folder, job.workers) as con:
+        if results is None:
+            records = resolve_facts(con, snapshot.versions, facts, job.rulebook, job.as_of)
+        else:
+            records = count_records(con, snapshot.versions)
+        per_range = _per_range(snapshot.subject_rows, job.workers)
         ranges = subject_ranges(con, snapshot.subjects, per_range)
     computed_at = datetime.now(UTC)
-    text = rulebook.source_text
+    text = job.rulebook.source_text
+    write = job.store is not None
     return records, [
-        RangeTask(r, facts, snapshot.subjects, text, as_of, computed_at, output) for r in ranges
+        RangeTask(
+            r,
+            facts,
+            snapshot.subjects,
+            text,
+            job.as_of,
+            computed_at,
+            bool(job.output),
+            write,
+            results,
+        )
+        for r in ranges
     ]
 
 
 def _evaluate(
-    engine: Engine,
+    store: Engine | None,
     pool: Pool,
     tasks: list[RangeTask],
     output: Path | None,
@@ -179,7 +309,8 @@ def _evaluate(
     """Run the ranges in the workers; tally their outcomes, write the Parquet output."""
     tally = _Tally()
     # The workers write; on SQLite the parent copies the log into the database meanwhile.
-    with _output(output) as write_output, background_checkpoints(engine):
+    checkpoints = background_checkpoints(store) if store is not None else nullcontext()
+    with _output(output) as write_output, checkpoints:
         for outcome in pool.imap(evaluate_range, tasks):
             tally.add(outcome)
             write_output(outcome.output)

@@ -23,16 +23,18 @@ PostgreSQL); DuckDB's ``CAST(... AS DATE)`` reads either.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.pool import AsyncResult, Pool
 from multiprocessing.synchronize import Semaphore
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 from sqlalchemy import Engine
 
@@ -67,12 +69,80 @@ VERSIONS_COLUMNS = (
     ("status_since", "date"),
     ("published_from", "date"),  # the record's, the same in every version
 )
-SUBJECTS_SQL = "SELECT id FROM subjects WHERE id BETWEEN {low} AND {high} ORDER BY id"
-SUBJECTS_COLUMNS = (("subject_id", "int"),)
+SUBJECTS_SQL = """
+SELECT id, kind, display_name, country, region, birth_date FROM subjects
+WHERE id BETWEEN {low} AND {high} ORDER BY id
+"""
+SUBJECTS_COLUMNS = (
+    ("subject_id", "int"),
+    ("kind", "text"),
+    ("display_name", "text"),
+    ("country", "text"),
+    ("region", "text"),
+    ("birth_date", "date"),
+)
+NAMES_SQL = """
+SELECT subject_id, name, kind FROM subject_names
+WHERE subject_id BETWEEN {low} AND {high} ORDER BY subject_id, id
+"""
+NAMES_COLUMNS = (("subject_id", "int"), ("name", "text"), ("kind", "text"))
+# A person's number is stored masked (``value``) with its keyed hash (``value_hash``):
+# the snapshot holds no more of it than the store does.
+IDENTIFIERS_SQL = """
+SELECT subject_id, scheme, value, value_hash FROM identifiers
+WHERE subject_id BETWEEN {low} AND {high} ORDER BY subject_id, id
+"""
+IDENTIFIERS_COLUMNS = (
+    ("subject_id", "int"),
+    ("scheme", "text"),
+    ("value", "text"),
+    ("value_hash", "text"),
+)
+ASSESSMENTS_SQL = """
+SELECT subject_id, as_of, rulebook_version, points, grade, lists FROM assessments
+WHERE subject_id BETWEEN {low} AND {high} ORDER BY subject_id
+"""
+ASSESSMENTS_COLUMNS = (
+    ("subject_id", "int"),
+    ("as_of", "date"),
+    ("rulebook_version", "text"),
+    ("points", "int"),
+    ("grade", "text"),
+    ("lists", "json"),  # JSON text in the store, a list of list codes in Parquet
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotTable:
+    """One table of a snapshot: its folder, query, columns and the ids it is split by."""
+
+    name: str
+    sql: str
+    columns: tuple[tuple[str, str], ...]
+    by: str  # "records" or "subjects": which id range a reader's part covers
+
+
+# Rating needs the first two; the others complete a snapshot for ``trustreg snapshot``
+# and for screening.
+RECORDS = SnapshotTable("records", VERSIONS_SQL, VERSIONS_COLUMNS, "records")
+SUBJECTS = SnapshotTable("subjects", SUBJECTS_SQL, SUBJECTS_COLUMNS, "subjects")
+NAMES = SnapshotTable("names", NAMES_SQL, NAMES_COLUMNS, "subjects")
+IDENTIFIERS = SnapshotTable("identifiers", IDENTIFIERS_SQL, IDENTIFIERS_COLUMNS, "subjects")
+ASSESSMENTS = SnapshotTable("assessments", ASSESSMENTS_SQL, ASSESSMENTS_COLUMNS, "subjects")
+RATING_TABLES = (RECORDS, SUBJECTS)
+ALL_TABLES = (RECORDS, SUBJECTS, NAMES, IDENTIFIERS, ASSESSMENTS)
 BOUNDS_SQL = "SELECT (SELECT min(id) FROM records), (SELECT max(id) FROM records), " + (
     "(SELECT min(id) FROM subjects), (SELECT max(id) FROM subjects)"
 )
-ARROW_TYPES = {"int": pa.int64(), "text": pa.string()}
+# The Parquet type of each kind of column: the same whatever the store, so a snapshot
+# reads alike from SQLite and from PostgreSQL (and in Spark, which wants real dates).
+PARQUET_TYPES = {
+    "int": pa.int64(),
+    "text": pa.string(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us"),  # UTC
+    "json": pa.list_(pa.string()),
+}
 JOIN_TIMEOUT = 300.0  # seconds the parent waits for the readers to join its state
 
 
@@ -84,12 +154,13 @@ class SnapshotBackend:
     join: Callable[[Any, str], None]
     # A cursor that streams a large result rather than holding it all (name: a label).
     cursor: Callable[[Any, str], Any]
-    # The Parquet types of dates and times as the driver hands them over.
-    temporal_types: Mapping[str, Any]
+    # Whether the driver hands dates, times and JSON over as text (SQLite's does).
+    as_text: bool
 
-    def schema(self, columns: Sequence[tuple[str, str]]) -> Any:
-        types = {**ARROW_TYPES, **self.temporal_types}
-        return pa.schema([(name, types[kind]) for name, kind in columns])
+
+def schema(columns: Sequence[tuple[str, str]]) -> Any:
+    """The Parquet schema of a snapshot table."""
+    return pa.schema([(name, PARQUET_TYPES[kind]) for name, kind in columns])
 
 
 def _sqlite_hold(connection: Any) -> str:
@@ -126,24 +197,34 @@ def _server_cursor(connection: Any, name: str) -> Any:
 
 
 BACKENDS: Mapping[str, SnapshotBackend] = {
-    "sqlite": SnapshotBackend(
-        _sqlite_hold, _sqlite_join, _client_cursor, {"date": pa.string(), "timestamp": pa.string()}
-    ),
-    "postgresql": SnapshotBackend(
-        _postgres_hold,
-        _postgres_join,
-        _server_cursor,
-        {"date": pa.date32(), "timestamp": pa.timestamp("us")},
-    ),
+    "sqlite": SnapshotBackend(_sqlite_hold, _sqlite_join, _client_cursor, as_text=True),
+    "postgresql": SnapshotBackend(_postgres_hold, _postgres_join, _server_cursor, as_text=False),
 }
 
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    versions: Path  # a folder of Parquet files
-    subjects: Path  # a folder of Parquet files, each sorted by subject id
-    version_rows: int
-    subject_rows: int
+    """Where each table's Parquet files are (``folder/<table>/part-N.parquet``)."""
+
+    folder: Path
+    rows: dict[str, int]  # rows copied per table
+    described: dict[str, Any] = field(default_factory=dict)  # what ``describe`` read
+
+    @property
+    def versions(self) -> Path:
+        return self.folder / RECORDS.name
+
+    @property
+    def subjects(self) -> Path:
+        return self.folder / SUBJECTS.name
+
+    @property
+    def version_rows(self) -> int:
+        return self.rows[RECORDS.name]
+
+    @property
+    def subject_rows(self) -> int:
+        return self.rows[SUBJECTS.name]
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,22 +236,31 @@ class ReadTask:
     index: int
     records: tuple[int, int]
     subjects: tuple[int, int]
+    tables: tuple[SnapshotTable, ...]
 
 
 def take_snapshot(
-    engine: Engine, folder: Path, pool: Pool, joined: Semaphore, readers: int
+    engine: Engine,
+    folder: Path,
+    pool: Pool,
+    joined: Semaphore,
+    readers: int,
+    tables: Sequence[SnapshotTable] = RATING_TABLES,
+    describe: Callable[[Any], dict[str, Any]] | None = None,
 ) -> Snapshot:
-    """Copy every record version and subject id into Parquet files under ``folder``.
+    """Copy ``tables`` into Parquet files under ``folder``, one folder per table.
 
     ``readers`` tasks run in ``pool`` (whose processes ``process.init_worker`` set up
     with ``joined``), each over one id range, all over one state of the store.
+    ``describe(cursor)``, when given, reads more of that same state in the parent (the
+    manifest of ``trustreg snapshot``).
     """
-    versions, subjects = folder / "versions", folder / "subjects"
-    versions.mkdir()
-    subjects.mkdir()
-    with _held(engine) as (token, bounds):
+    for table in tables:
+        (folder / table.name).mkdir(parents=True)
+    with _held(engine) as (token, bounds, connection):
+        described = describe(connection.cursor()) if describe else {}
         tasks = [
-            ReadTask(token, folder, i, records, people)
+            ReadTask(token, folder, i, records, people, tuple(tables))
             for i, (records, people) in enumerate(
                 zip(
                     _split(bounds[0], bounds[1], readers),
@@ -181,12 +271,15 @@ def take_snapshot(
         ]
         pending = [pool.apply_async(read_part, (task,)) for task in tasks]
         _wait_joined(joined, pending)
-    counts = [result.get() for result in pending]
-    return Snapshot(versions, subjects, sum(c[0] for c in counts), sum(c[1] for c in counts))
+    rows = {table.name: 0 for table in tables}
+    for result in pending:
+        for name, count in result.get().items():
+            rows[name] += count
+    return Snapshot(folder, rows, described)
 
 
 @contextmanager
-def _held(engine: Engine) -> Iterator[tuple[str, tuple[int | None, ...]]]:
+def _held(engine: Engine) -> Iterator[tuple[str, tuple[int | None, ...], Any]]:
     backend = BACKENDS[engine.dialect.name]
     errors = engine.dialect.loaded_dbapi.Error
     connection = engine.raw_connection()
@@ -197,7 +290,7 @@ def _held(engine: Engine) -> Iterator[tuple[str, tuple[int | None, ...]]]:
             cursor = connection.cursor()
             cursor.execute(BOUNDS_SQL)
             bounds = tuple(cursor.fetchone() or (None,) * 4)
-        yield token, bounds
+        yield token, bounds, connection
     finally:
         connection.rollback()
         connection.close()
@@ -213,7 +306,7 @@ def _split(low: int | None, high: int | None, parts: int) -> list[tuple[int, int
     ]
 
 
-def _wait_joined(joined: Semaphore, pending: Sequence[AsyncResult[tuple[int, int]]]) -> None:
+def _wait_joined(joined: Semaphore, pending: Sequence[AsyncResult[dict[str, int]]]) -> None:
     deadline = time.monotonic() + JOIN_TIMEOUT
     waiting = len(pending)
     while waiting:
@@ -229,60 +322,70 @@ def _wait_joined(joined: Semaphore, pending: Sequence[AsyncResult[tuple[int, int
             )
 
 
-def read_part(task: ReadTask) -> tuple[int, int]:
-    """In a worker: join the held state, copy one id range; return (versions, subjects)."""
+def read_part(task: ReadTask) -> dict[str, int]:
+    """In a worker: join the held state, copy one id range; return rows per table."""
     with process.without_gc():
         return _read_part(task)
 
 
-def _read_part(task: ReadTask) -> tuple[int, int]:
+def _read_part(task: ReadTask) -> dict[str, int]:
     engine = process.store_engine()
     backend = BACKENDS[engine.dialect.name]
     errors = engine.dialect.loaded_dbapi.Error
     name = engine.dialect.name
     connection = engine.raw_connection()
+    rows: dict[str, int] = {}
     try:
         with guarded("snapshot: join the held state", "", errors, name):
             connection.rollback()
             backend.join(connection, task.token)
         process.signal_joined()
-        sql = SUBJECTS_SQL.format(low=task.subjects[0], high=task.subjects[1])
-        path = task.folder / "subjects" / f"part-{task.index}.parquet"
-        with guarded("snapshot subjects", sql, errors, name):
-            subject_rows = _copy(backend, connection, "subjects", sql, SUBJECTS_COLUMNS, path)
-        sql = VERSIONS_SQL.format(low=task.records[0], high=task.records[1])
-        path = task.folder / "versions" / f"part-{task.index}.parquet"
-        with guarded("snapshot record versions", sql, errors, name):
-            version_rows = _copy(backend, connection, "versions", sql, VERSIONS_COLUMNS, path)
+        for table in task.tables:
+            low, high = task.records if table.by == "records" else task.subjects
+            sql = table.sql.format(low=int(low), high=int(high))
+            path = task.folder / table.name / f"part-{task.index}.parquet"
+            with guarded(f"snapshot {table.name}", sql, errors, name):
+                rows[table.name] = _copy(backend, connection, table, sql, path)
     finally:
         connection.rollback()
         connection.close()
-    return version_rows, subject_rows
+    return rows
 
 
 def _copy(
-    backend: SnapshotBackend,
-    connection: Any,
-    name: str,
-    sql: str,
-    columns: Sequence[tuple[str, str]],
-    path: Path,
+    backend: SnapshotBackend, connection: Any, table: SnapshotTable, sql: str, path: Path
 ) -> int:
-    schema = backend.schema(columns)
-    cursor = backend.cursor(connection, f"trustreg_snapshot_{name}")
+    parquet_schema = schema(table.columns)
+    kinds = [kind for _name, kind in table.columns]
+    cursor = backend.cursor(connection, f"trustreg_snapshot_{table.name}")
     rows = 0
     try:
         cursor.execute(sql)
-        with pq.ParquetWriter(path, schema, compression="snappy") as writer:
+        with pq.ParquetWriter(path, parquet_schema, compression="snappy") as writer:
             while batch := cursor.fetchmany(FETCH_ROWS):
-                writer.write_batch(_record_batch(batch, schema))
+                writer.write_batch(_record_batch(batch, parquet_schema, kinds, backend.as_text))
                 rows += len(batch)
     finally:
         cursor.close()
     return rows
 
 
-def _record_batch(rows: Sequence[Sequence[Any]], schema: Any) -> Any:
+def _record_batch(
+    rows: Sequence[Sequence[Any]], parquet_schema: Any, kinds: list[str], text: bool
+) -> Any:
     columns = zip(*rows, strict=True)
-    arrays = [pa.array(values, f.type) for f, values in zip(schema, columns, strict=True)]
-    return pa.record_batch(arrays, schema=schema)
+    arrays = [
+        _array(values, f.type, kind, text)
+        for f, kind, values in zip(parquet_schema, kinds, columns, strict=True)
+    ]
+    return pa.record_batch(arrays, schema=parquet_schema)
+
+
+def _array(values: Sequence[Any], arrow_type: Any, kind: str, text: bool) -> Any:
+    """One column: dates and times the driver gave as ISO text are cast (Arrow parses
+    them); JSON lists are decoded where the driver left them as text."""
+    if kind == "json":
+        return pa.array([json.loads(v) if isinstance(v, str) else v for v in values], arrow_type)
+    if text and kind in ("date", "timestamp"):
+        return pc.cast(pa.array(values, pa.string()), arrow_type)
+    return pa.array(values, arrow_type)

@@ -45,6 +45,10 @@ class RangeTask:
     as_of: date
     computed_at: datetime
     output: bool  # send back the rows of the Parquet output
+    write: bool = True  # store the results (not when rating a snapshot folder alone)
+    # Results another engine computed (``batch.spark_rate``), to store rather than
+    # evaluate: a folder of Parquet files; facts_path is then unused.
+    results_path: Path | None = None
 
 
 @dataclass
@@ -57,6 +61,14 @@ class RangeOutcome:
     entries: store_writes.EntryChanges = field(default_factory=store_writes.EntryChanges)
     output: list[OutputRow] = field(default_factory=list)
 
+    def tally(
+        self, subject_id: int, points: int, grade: str, codes: tuple[str, ...], output: bool
+    ) -> None:
+        self.grades[grade] += 1
+        self.lists.update(codes)
+        if output:
+            self.output.append((subject_id, points, grade, codes))
+
 
 @dataclass
 class _Evaluated:
@@ -66,31 +78,51 @@ class _Evaluated:
     lists_json: dict[tuple[str, ...], str] = field(default_factory=dict)
 
     def add(self, assessment: Assessment, next_day: date | None, task: RangeTask) -> None:
-        codes = tuple(m.list_code for m in assessment.lists)
+        memberships = [
+            (m.list_code, m.entered_on, m.scheduled_exit, m.record_ids) for m in assessment.lists
+        ]
+        self.add_result(
+            assessment.subject,
+            assessment.points,
+            assessment.grade,
+            json.dumps(assessment.to_dict(), ensure_ascii=False),
+            next_day,
+            memberships,
+            task,
+            assessment.rulebook_version,
+        )
+
+    def add_result(
+        self,
+        subject_id: int,
+        points: int,
+        grade: str,
+        explanation: str,
+        next_day: date | None,
+        memberships: list[tuple[str, date, date, tuple[int, ...]]],
+        task: RangeTask,
+        rulebook_version: str,
+    ) -> None:
+        """One subject's results, evaluated here or by another engine."""
+        codes = tuple(m[0] for m in memberships)
         if codes not in self.lists_json:
             self.lists_json[codes] = json.dumps(list(codes))
         self.assessments.append(
             {
-                "subject_id": assessment.subject,
-                "as_of": assessment.as_of,
-                "rulebook_version": assessment.rulebook_version,
-                "points": assessment.points,
-                "grade": assessment.grade,
+                "subject_id": subject_id,
+                "as_of": task.as_of,
+                "rulebook_version": rulebook_version,
+                "points": points,
+                "grade": grade,
                 "lists": self.lists_json[codes],
-                "explanation": json.dumps(assessment.to_dict(), ensure_ascii=False),
+                "explanation": explanation,
                 "computed_at": task.computed_at,
                 "next_change": next_day,
             }
         )
         self.memberships.extend(
-            (
-                assessment.subject,
-                m.list_code,
-                m.entered_on,
-                m.scheduled_exit,
-                json.dumps(m.record_ids),
-            )
-            for m in assessment.lists
+            (subject_id, code, entered, leaves, json.dumps(list(ids)))
+            for code, entered, leaves, ids in memberships
         )
 
 
@@ -100,24 +132,61 @@ def evaluate_range(task: RangeTask) -> RangeOutcome:
         return _evaluate_range(task)
 
 
+def assess(
+    subject_id: int, facts: list[RecordFact], rulebook: Rulebook, as_of: date
+) -> tuple[Assessment, date | None]:
+    """A subject's assessment on ``as_of`` and the day it is next due: what every
+    engine computes for every subject (``batch.spark_rate`` calls it too)."""
+    assessment = evaluate(subject_id, facts, rulebook, as_of)
+    upcoming, overdue = schedule(facts, rulebook, as_of)
+    # As online (services.assessments): a record whose publicity has ended but is
+    # not yet marked expired makes the subject due for `maintain` on this day.
+    return assessment, as_of if overdue else upcoming
+
+
 def _evaluate_range(task: RangeTask) -> RangeOutcome:
     rulebook = parse_rulebook_cached(task.rulebook_text)
+    if task.results_path is not None:
+        return _store_results(task, rulebook)
     subject_ids, facts_of, facts = _read(task)
     outcome = RangeOutcome(task.subjects, assessed=len(subject_ids), facts=facts)
     evaluated = _Evaluated()
     for subject_id in subject_ids:
-        subject_facts = facts_of.get(subject_id, [])
-        assessment = evaluate(subject_id, subject_facts, rulebook, task.as_of)
-        upcoming, overdue = schedule(subject_facts, rulebook, task.as_of)
-        # As online (services.assessments): a record whose publicity has ended but is
-        # not yet marked expired makes the subject due for `maintain` on this day.
-        evaluated.add(assessment, task.as_of if overdue else upcoming, task)
-        outcome.grades[assessment.grade] += 1
-        outcome.lists.update(m.list_code for m in assessment.lists)
-        if task.output:
-            codes = tuple(m.list_code for m in assessment.lists)
-            outcome.output.append((subject_id, assessment.points, assessment.grade, codes))
-    outcome.entries = _write(task.subjects, evaluated, rulebook, task.as_of, task.computed_at)
+        assessment, next_day = assess(
+            subject_id, facts_of.get(subject_id, []), rulebook, task.as_of
+        )
+        evaluated.add(assessment, next_day, task)
+        codes = tuple(m.list_code for m in assessment.lists)
+        outcome.tally(subject_id, assessment.points, assessment.grade, codes, task.output)
+    if task.write:
+        outcome.entries = _write(task.subjects, evaluated, rulebook, task.as_of, task.computed_at)
+    return outcome
+
+
+def _store_results(task: RangeTask, rulebook: Rulebook) -> RangeOutcome:
+    """A range of results another engine computed: tallied, and stored like ours."""
+    assert task.results_path is not None
+    con = process.duck_connection()
+    sql = (
+        "SELECT subject_id, points, grade, lists, explanation, next_change, memberships "
+        f"FROM read_parquet({sql_path(task.results_path / '*.parquet')}) "
+        f"WHERE subject_id BETWEEN {int(task.subjects.low)} AND {int(task.subjects.high)} "
+        "ORDER BY subject_id"
+    )
+    rows = duck(con, "read results", sql).fetchall()
+    outcome = RangeOutcome(task.subjects, assessed=len(rows))
+    evaluated = _Evaluated()
+    for subject_id, points, grade, lists, explanation, next_day, memberships in rows:
+        held = [
+            (code, date.fromisoformat(entered), date.fromisoformat(leaves), tuple(ids))
+            for code, entered, leaves, ids in json.loads(memberships)
+        ]
+        evaluated.add_result(
+            subject_id, points, grade, explanation, next_day, held, task, rulebook.version
+        )
+        outcome.tally(subject_id, points, grade, tuple(lists), task.output)
+    if task.write:
+        outcome.entries = _write(task.subjects, evaluated, rulebook, task.as_of, task.computed_at)
     return outcome
 
 
