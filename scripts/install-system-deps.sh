@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need, where missing: PostgreSQL (the store
-# tests run on a real server), Chromium (browser tests), a CJK font (pages and PDFs),
+# tests run on a real server), Chromium (browser tests), Java 17 (Spark), a CJK font (pages and PDFs),
 # Pango (PDFs), and ICU headers with a compiler (pip builds PyICU).
 set -euo pipefail
 
@@ -11,6 +11,8 @@ if [ "${1:-}" != "portal" ]; then
   compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null \
     || missing+=(postgresql)
   command -v chromium >/dev/null || missing+=(chromium)
+  # The Spark engine's tests run PySpark in local mode, which needs a Java 17 runtime.
+  command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 fi
 dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || missing+=(fonts-wqy-microhei)
 # WeasyPrint renders certificate PDFs with Pango.
