@@ -412,7 +412,7 @@ def test_cli_check_and_screen(cli_store: sessionmaker[Session], tmp_path: Path) 
     source = write_csv(tmp_path / "in.csv", ROWS, SCREEN_COLUMNS)
     done = feeds.run_cli(tmp_path, "screen", source, "-o", tmp_path / "out.csv")
     assert done.returncode == 1, done.stderr
-    assert "5 queries screened" in done.stdout
+    assert "5 queries screened" in done.stdout, done.stderr
     assert "2 match, 1 review, 2 no match, 6 rejected" in done.stdout
     assert f"rejected rows and reasons: {tmp_path / 'out.rejects.csv'}" in done.stderr
     assert_answers(read_result(tmp_path / "out.csv"))

@@ -82,18 +82,19 @@ SUBJECTS_COLUMNS = (
     ("birth_date", "date"),
 )
 NAMES_SQL = """
-SELECT subject_id, name, kind FROM subject_names
+SELECT subject_id, id, name, kind FROM subject_names
 WHERE subject_id BETWEEN {low} AND {high} ORDER BY subject_id, id
 """
-NAMES_COLUMNS = (("subject_id", "int"), ("name", "text"), ("kind", "text"))
+NAMES_COLUMNS = (("subject_id", "int"), ("name_id", "int"), ("name", "text"), ("kind", "text"))
 # A person's number is stored masked (``value``) with its keyed hash (``value_hash``):
 # the snapshot holds no more of it than the store does.
 IDENTIFIERS_SQL = """
-SELECT subject_id, scheme, value, value_hash FROM identifiers
+SELECT subject_id, id, scheme, value, value_hash FROM identifiers
 WHERE subject_id BETWEEN {low} AND {high} ORDER BY subject_id, id
 """
 IDENTIFIERS_COLUMNS = (
     ("subject_id", "int"),
+    ("identifier_id", "int"),
     ("scheme", "text"),
     ("value", "text"),
     ("value_hash", "text"),

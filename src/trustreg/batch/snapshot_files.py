@@ -12,8 +12,8 @@ and ``manifest.json``::
                                     status_since, published_from (one row per version)
     DIR/subjects/part-N.parquet     subject_id, kind, display_name, country, region,
                                     birth_date
-    DIR/names/part-N.parquet        subject_id, name, kind
-    DIR/identifiers/part-N.parquet  subject_id, scheme, value (as stored: a person's
+    DIR/names/part-N.parquet        subject_id, name_id, name, kind
+    DIR/identifiers/part-N.parquet  subject_id, identifier_id, scheme, value (as stored: a person's
                                     masked), value_hash (keyed)
     DIR/assessments/part-N.parquet  subject_id, as_of, rulebook_version, points, grade,
                                     lists

@@ -115,7 +115,7 @@ def screen_file(
         with source.open("rb") as handle:
             lines = LineSource(handle, feed.encoding, options.max_line_bytes)
             rows = read_rows(lines, feed.file_format, SCREEN_COLUMNS, ("ref", "name"))
-            queries = _queries(rows, run, options, registry.identifier_key)
+            queries = validated_queries(rows, run.done, options, registry.identifier_key)
             for found in _matched(index, _chunks(queries), options):
                 _write_chunk(registry, shown, found, run, options, report)
                 if progress:
@@ -210,13 +210,14 @@ class _Run:
         self.state.unlink(missing_ok=True)
 
 
-def _queries(
-    rows: Iterator[FeedRow | RowProblem], run: _Run, options: ScreenOptions, key: str
+def validated_queries(
+    rows: Iterator[FeedRow | RowProblem], done: int, options: ScreenOptions, key: str
 ) -> Iterator[Query | tuple[int, str, str, str]]:
-    """Each row as a query (a person's number hashed with the identifier ``key``, as
-    the index compares it), or as a rejection (row, ref, field, reason)."""
+    """Each row after row ``done`` as a query (a person's number hashed with the
+    identifier ``key``, as the index compares it), or as a rejection (row, ref, field,
+    reason). The batch engines read a file through this too (``batch.screen``)."""
     for row in rows:
-        if row.number <= run.done:
+        if row.number <= done:
             continue
         if isinstance(row, RowProblem):
             yield (row.number, "", row.field, row.reason)
