@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need, where missing: PostgreSQL (the store
 # tests run on a real server), Chromium (browser tests), Java 17 (Spark), a CJK font (pages and PDFs),
-# Pango (PDFs), and ICU headers with a compiler (pip builds PyICU).
+# Pango with HarfBuzz (PDFs), and ICU headers with a compiler (pip builds PyICU).
 set -euo pipefail
 
 # With the argument "portal": only what installing and serving the portal needs (font,
@@ -17,6 +17,8 @@ fi
 dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || missing+=(fonts-wqy-microhei)
 # WeasyPrint renders certificate PDFs with Pango.
 dpkg -s libpangoft2-1.0-0 >/dev/null 2>&1 || missing+=(libpangoft2-1.0-0)
+# ... and subsets the embedded fonts with HarfBuzz (without it, a warning on each PDF).
+dpkg -s libharfbuzz-subset0 >/dev/null 2>&1 || missing+=(libharfbuzz-subset0)
 # PyICU (required by FollowTheMoney's normality) has no wheel: pip builds it against ICU.
 dpkg -s libicu-dev >/dev/null 2>&1 || missing+=(libicu-dev)
 command -v pkg-config >/dev/null || missing+=(pkg-config)

@@ -33,8 +33,9 @@ def free_port() -> int:
 
 
 class PostgresServer:
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, locale: str | None = None) -> None:
         self.bindir = bindir
+        self.locale = locale  # None: no locale (C), the fastest for the store tests
         self.root = Path(tempfile.mkdtemp(prefix="trustreg-pg-"))
         self.data = self.root / "data"
         self.port = free_port()
@@ -61,7 +62,7 @@ class PostgresServer:
                 "trust",
                 "-E",
                 "UTF8",
-                "--no-locale",
+                *([f"--locale={self.locale}"] if self.locale else ["--no-locale"]),
             ]
         )
         options = (

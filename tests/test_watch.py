@@ -459,7 +459,7 @@ def test_a_purged_person_takes_its_watches_and_their_deliveries_along(
     assert number not in json.dumps([r.body for r in receiver.received], ensure_ascii=False)
     person = made["subject"]["id"]
     with transaction(factory) as session:
-        records = [r for r, _ in purge.records_of(session, [person])]
+        records = [r for _, r in purge.records_of(session, [person])]
         purge.delete_records(session, records)
         assert purge.delete_persons(session, [person])["subjects"] == 1
     with transaction(factory) as session:

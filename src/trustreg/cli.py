@@ -319,6 +319,18 @@ def maintain() -> None:
         f"{purged.records} person records and {purged.subjects} persons deleted (retention)"
         + ("; more are due: run again" if purged.more else "")
     )
+    if daily.partitions.created:
+        out.print(f"maintain: made the record partitions {', '.join(daily.partitions.created)}")
+    if daily.partitions.refused:
+        out.print(
+            f"maintain: may not make the record partitions {', '.join(daily.partitions.refused)}"
+            " (only the tables' owner may): run maintain as the owner role (docs/deploy.md)"
+        )
+    for year in daily.partitions.in_default:
+        out.print(
+            f"maintain: the records of {year} are in records_default (no partition of "
+            'their own); see docs/deploy.md, "Partitions"'
+        )
 
 
 @app.command()

@@ -22,7 +22,9 @@ err = Console(stderr=True, soft_wrap=True)
 def open_registry(settings: Settings) -> sessionmaker[Session]:
     """Migrate the store if needed and load the configured rulebook."""
     return registry.initialise(
-        make_engine(settings.sqlalchemy_url), settings.rulebook, settings.identifier_key
+        make_engine(settings.sqlalchemy_url, **settings.engine_options),
+        settings.rulebook,
+        settings.identifier_key,
     )
 
 

@@ -8,7 +8,7 @@ Every setting is read from the environment with the ``TRUSTREG_`` prefix (or a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,6 +35,23 @@ class Settings(BaseSettings):
     database_url: str = Field(
         "",
         description="SQLAlchemy URL of the store; empty means SQLite file DATA_DIR/registry.db.",
+    )
+    database_pool_size: int = Field(
+        5,
+        ge=1,
+        le=200,
+        description="PostgreSQL: connections each process keeps open (SQLAlchemy's pool_size).",
+    )
+    database_max_overflow: int = Field(
+        10,
+        ge=0,
+        le=200,
+        description="PostgreSQL: connections a process may open beyond the pool at busy times.",
+    )
+    database_pgbouncer: bool = Field(
+        False,
+        description="PostgreSQL behind PgBouncer in transaction mode: no server-side "
+        "prepared statements (another client may get the server connection next).",
     )
     rulebook: Path = Field(
         REPO_ROOT / "rulebooks" / "model.toml",
@@ -189,6 +206,19 @@ class Settings(BaseSettings):
         if self.metrics_token and len(self.metrics_token.strip()) < 24:
             raise ValueError("TRUSTREG_METRICS_TOKEN must have at least 24 characters")
         return self
+
+    @property
+    def engine_options(self) -> dict[str, Any]:
+        """``make_engine``'s options for this store: the pool and PgBouncer settings."""
+        if not self.sqlalchemy_url.startswith("postgresql"):
+            return {}
+        options: dict[str, Any] = {
+            "pool_size": self.database_pool_size,
+            "max_overflow": self.database_max_overflow,
+        }
+        if self.database_pgbouncer:
+            options["connect_args"] = {"prepare_threshold": None}
+        return options
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from trustreg.batch.steps import guarded
+from trustreg.config import Settings
 from trustreg.store.db import make_engine, session_factory
 
 
@@ -47,7 +48,9 @@ def _current() -> _WorkerState:
 def store_engine() -> Engine:
     state = _current()
     if state.engine is None:
-        state.engine = make_engine(state.url)
+        # The pool and PgBouncer settings of the environment the worker inherited.
+        options = Settings(database_url=state.url).engine_options
+        state.engine = make_engine(state.url, **options)
     return state.engine
 
 

@@ -46,7 +46,9 @@ def build_demo(settings: Settings, n_subjects: int, seed: int, console: Console)
         settings = demo_settings(settings)
         _remove_sqlite(settings)
     factory = registry.initialise(
-        make_engine(settings.sqlalchemy_url), settings.rulebook, settings.identifier_key
+        make_engine(settings.sqlalchemy_url, **settings.engine_options),
+        settings.rulebook,
+        settings.identifier_key,
     )
     with transaction(factory) as session:
         if count_rows(session, Subject):

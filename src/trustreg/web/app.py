@@ -77,7 +77,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     ``clock`` tells the time to every workflow with a deadline; tests pass a
     :class:`~trustreg.services.clock.FixedClock` and move it.
     """
-    engine = make_engine(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url, **settings.engine_options)
     app = FastAPI(
         lifespan=_lifespan,
         title="Trust Registry",

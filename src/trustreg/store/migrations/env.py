@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Engine
 
 from trustreg.store.models import Base
+from trustreg.store.partitions import autogenerate_filter
 
 engine = context.config.attributes.get("engine")
 if not isinstance(engine, Engine):  # pragma: no cover - only when run by hand
@@ -16,6 +17,7 @@ with engine.begin() as connection:
         connection=connection,
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        include_object=autogenerate_filter(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()
