@@ -5,7 +5,7 @@ asks for it: the registry itself never needs a JVM. A local session (``local[N]`
 binds its driver to 127.0.0.1 and runs without its web UI; on a cluster
 (``--spark-master spark://host:7077``, ``yarn``, ``k8s://...``) the workers must run the
 same Python with ``trustreg`` installed, and read the snapshot from a path they all
-see (a shared file system or object store): see docs/performance.md.
+see (a shared file system or object store): see docs/batch.md, "On a cluster".
 """
 
 from __future__ import annotations
