@@ -9,8 +9,8 @@ history, disputes, evidence, repair applications) keep pointing at ``records.id`
 
 A unique index of a partitioned table must contain the partition key, so the rule
 "one record per (authority, reference)" moves to ``record_keys``, kept by statement
-triggers on ``records``: an insert that repeats a key fails as the unique index
-failed before. Ids issued before this migration stay as they were, in the partition
+triggers on ``records`` (insert, update, delete): an insert that repeats a key fails
+as the unique index failed before. Ids issued before this migration stay as they were, in the partition
 ``records_unyeared``; rows of a year without its partition land in
 ``records_default`` (``trustreg maintain`` creates next year's partition ahead).
 
@@ -73,12 +73,20 @@ def _constraints(table: str) -> tuple[str, ...]:
 
 
 # Statement triggers with transition tables: one INSERT ... SELECT per statement, not
-# one per row, so a bulk import pays for the key table once per chunk.
+# one per row, so a bulk import pays for the key table once per chunk. No foreign key
+# from record_keys to records: its check, row by row through the partitions, cost an
+# import more than the rest of the key table together; the delete trigger keeps the
+# two in step instead.
 TRIGGERS = (
     """CREATE FUNCTION trustreg_record_keys_inserted() RETURNS trigger AS $$
 BEGIN
     INSERT INTO record_keys (authority_id, reference, record_id)
         SELECT authority_id, reference, id FROM inserted;
+    RETURN NULL;
+END $$ LANGUAGE plpgsql""",
+    """CREATE FUNCTION trustreg_record_keys_deleted() RETURNS trigger AS $$
+BEGIN
+    DELETE FROM record_keys k USING deleted d WHERE k.record_id = d.id;
     RETURN NULL;
 END $$ LANGUAGE plpgsql""",
     """CREATE FUNCTION trustreg_record_keys_updated() RETURNS trigger AS $$
@@ -92,6 +100,9 @@ END $$ LANGUAGE plpgsql""",
     "CREATE TRIGGER records_keys_inserted AFTER INSERT ON records "
     "REFERENCING NEW TABLE AS inserted "
     "FOR EACH STATEMENT EXECUTE FUNCTION trustreg_record_keys_inserted()",
+    "CREATE TRIGGER records_keys_deleted AFTER DELETE ON records "
+    "REFERENCING OLD TABLE AS deleted "
+    "FOR EACH STATEMENT EXECUTE FUNCTION trustreg_record_keys_deleted()",
     "CREATE TRIGGER records_keys_updated AFTER UPDATE ON records "
     "REFERENCING NEW TABLE AS changed "
     "FOR EACH STATEMENT EXECUTE FUNCTION trustreg_record_keys_updated()",
@@ -114,12 +125,22 @@ def _run(*statements: str) -> None:
         op.execute(statement)
 
 
-def year_partition(year: int) -> str:
+def year_partition(year: int, parent: str = "records") -> str:
     """The partition of the records that arrive in ``year``."""
     return (
-        f"CREATE TABLE records_{year} PARTITION OF records "
+        f"CREATE TABLE records_{year} PARTITION OF {parent} "
         f"FOR VALUES FROM ({year * YEAR_SPAN}) TO ({(year + 1) * YEAR_SPAN})"
     )
+
+
+def _years_to_hold() -> list[int]:
+    """This year, the next, and any year the stored ids already carry (a store that
+    went back to 0011 and comes forward again)."""
+    this_year = datetime.now(UTC).year
+    held = op.get_bind().execute(
+        text(f"SELECT DISTINCT id / {YEAR_SPAN} FROM records WHERE id >= {YEAR_SPAN}")
+    )
+    return sorted({this_year, this_year + 1, *(int(y) for (y,) in held)})
 
 
 def upgrade() -> None:
@@ -128,6 +149,9 @@ def upgrade() -> None:
     referencing = _referencing_keys()
     _run(*(f"ALTER TABLE {table} DROP CONSTRAINT {name}" for table, name, _ in referencing))
     _run(*KEYS, *PARTITIONED)
+    # The year partitions before the rows, or rows of those years would land in the
+    # default partition, which then refuses them a partition of their own.
+    _run(*(year_partition(y, "records_partitioned") for y in _years_to_hold()))
     _run(
         "INSERT INTO records_partitioned SELECT * FROM records",
         "INSERT INTO record_keys (authority_id, reference, record_id) "
@@ -139,12 +163,8 @@ def upgrade() -> None:
         "CREATE INDEX ix_records_authority_reference ON records_partitioned "
         "(authority_id, reference)",
         "ALTER TABLE records_partitioned RENAME TO records",
-        "ALTER TABLE record_keys ADD CONSTRAINT fk_record_keys_record_id_records "
-        "FOREIGN KEY (record_id) REFERENCES records (id) ON DELETE CASCADE",
         *TRIGGERS,
     )
-    this_year = datetime.now(UTC).year
-    _run(year_partition(this_year), year_partition(this_year + 1))
     _run(*(f"ALTER TABLE {t} ADD CONSTRAINT {n} {d}" for t, n, d in referencing))
 
 
@@ -162,6 +182,7 @@ def downgrade() -> None:
         "DROP TABLE records_partitioned CASCADE",
         "DROP TABLE record_keys",
         "DROP FUNCTION trustreg_record_keys_inserted()",
+        "DROP FUNCTION trustreg_record_keys_deleted()",
         "DROP FUNCTION trustreg_record_keys_updated()",
         *_constraints("records"),
         "ALTER TABLE records ADD CONSTRAINT uq_records_authority_id "
