@@ -7,6 +7,7 @@ table that replaces the unique index, next year's partition, and the way back.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -98,3 +99,20 @@ def test_the_migration_goes_back_and_forth_keeping_records_and_keys(
     assert rows(store, "SELECT id, authority_id, reference FROM records ORDER BY id") == before
     keys = rows(store, "SELECT record_id, authority_id, reference FROM record_keys ORDER BY 1")
     assert keys == before
+
+
+def test_two_imports_of_the_same_records_at_once_store_each_once(
+    store: sessionmaker[Session], tmp_path: Path
+) -> None:
+    # Both files hold records 10..409; each import finds some keys new and some taken
+    # by the other; the import lock (one chunk writes at a time) keeps any from being
+    # stored twice.
+    numbers = range(10, 410)
+    files = [write_csv(tmp_path / f"{n}.csv", map(record_row, numbers)) for n in "ab"]
+    with ThreadPoolExecutor(2) as pool:
+        reports = list(pool.map(lambda f: run_import(store, "records", f, chunk_rows=50), files))
+    assert sum(r.created for r in reports) == len(numbers)
+    assert sum(r.rejected for r in reports) == 0
+    stored = rows(store, "SELECT reference, count(*) FROM records GROUP BY 1 HAVING count(*) > 1")
+    assert stored == []
+    assert rows(store, "SELECT count(*) FROM record_keys") == [(3 + len(numbers),)]

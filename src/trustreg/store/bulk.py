@@ -43,9 +43,6 @@ def _sqlite_temporal(value: date | None) -> str | None:
 KEY_TABLES: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "records": ("record_keys", ("authority_id", "reference")),
 }
-# One fixed advisory lock serialises the inserts that check a key table: two imports
-# of the same authority's records must not both find a key new.
-KEY_LOCK = 0x7472_7573_7472_6567  # "trustreg"
 # Fewer rows than this go in as a plain executemany: a staging table costs more.
 COPY_MIN_ROWS = 64
 
@@ -114,6 +111,8 @@ def copy_insert(
 
     The rules are those of the executemany: with ``skip_conflicts`` the first row of a
     key wins and stored keys are kept; with ``upsert_key`` the last row of a key wins.
+    A key table's check is safe against a concurrent insert because every writer of
+    records holds the import lock (``writes.lock_imports``) to the end of its chunk.
     """
     names = ", ".join(columns)
     staging = f"bulk_{table.name}"
@@ -133,8 +132,6 @@ def copy_insert(
             values = getter(row)
             copy.write_row((*values, number) if len(columns) > 1 else (values, number))
     sql = _insert_from_staging(table.name, staging, names, skip_conflicts, upsert_key)
-    if table.name in KEY_TABLES and skip_conflicts:
-        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({KEY_LOCK})")
     inserted: int = connection.exec_driver_sql(sql).rowcount
     connection.exec_driver_sql(f"DROP TABLE pg_temp.{staging}")
     return inserted
