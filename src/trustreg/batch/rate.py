@@ -43,7 +43,7 @@ from trustreg.batch.process import init_worker
 from trustreg.batch.snapshot import Snapshot, take_snapshot
 from trustreg.batch.snapshot_files import SnapshotFiles
 from trustreg.batch.spark_rate import rate_on_spark
-from trustreg.batch.steps import BatchError, guarded
+from trustreg.batch.steps import DUCKDB_MEMORY, BatchError, guarded
 from trustreg.batch.worker import OutputRow, RangeOutcome, RangeTask, evaluate_range
 from trustreg.core.rulebook import Rulebook
 from trustreg.errors import TrustRegError, ValidationError
@@ -63,9 +63,6 @@ __all__ = [
 # small enough that the workers share the work evenly and memory stays flat.
 RANGE_SUBJECTS = 10_000
 RANGES_PER_WORKER = 4  # at least, so no worker waits long for the last range
-# DuckDB spills to the temporary folder beyond this, so the job's memory stays bounded
-# however large the registry (5 million records need about 3 GB to run without spilling).
-DUCKDB_MEMORY = "4GB"
 # "spawn" starts clean interpreters: no copy of the parent's engine, pool or threads.
 START_METHOD = "spawn"
 OUTPUT_SCHEMA = pa.schema(

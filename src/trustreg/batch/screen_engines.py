@@ -28,7 +28,7 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from trustreg.batch.screen_plan import DIALECTS, Dialect
 from trustreg.batch.spark import spark_session
-from trustreg.batch.steps import BatchError, duck, sql_path
+from trustreg.batch.steps import DUCKDB_MEMORY, BatchError, duck, sql_path
 
 Step = Callable[[Iterator[Any]], Iterator[Any]]
 BATCH_ROWS = 2_000  # rows per Arrow batch a Python step gets: its profiles fit in memory
@@ -67,6 +67,9 @@ class DuckDBEngine:
         self.con = duckdb.connect(str(work / "screen.duckdb"))
         # The plan's tables are bigger than memory at national scale: DuckDB spills.
         duck(self.con, "configure", f"SET threads = {max(1, workers)}")
+        # Capped as rating caps it (DuckDB would take 80 % of the machine): the Python
+        # steps' worker processes need the rest.
+        duck(self.con, "configure", f"SET memory_limit = '{DUCKDB_MEMORY}'")
         duck(self.con, "configure", f"SET temp_directory = {sql_path(work / 'spill')}")
         duck(self.con, "configure", "SET preserve_insertion_order = false")
 

@@ -42,6 +42,11 @@ class BatchError(TrustRegError):
         return BatchError, (self.step, self.sql, self.cause, self.engine)
 
 
+# DuckDB spills to the temporary folder beyond this, so a batch's memory stays bounded
+# however large the registry (5 million records need about 3 GB to run without spilling).
+DUCKDB_MEMORY = "4GB"
+
+
 def duck(
     con: duckdb.DuckDBPyConnection, step: str, sql: str, params: list[Any] | None = None
 ) -> duckdb.DuckDBPyConnection:
