@@ -49,7 +49,7 @@ from screening_speed_data import QUERY_COLUMNS, english
 from trustreg import demo
 from trustreg.batch import snapshot
 from trustreg.batch.snapshot import ASSESSMENTS, IDENTIFIERS, NAMES, RECORDS, SUBJECTS
-from trustreg.batch.snapshot_files import _write_manifest, describe
+from trustreg.batch.snapshot_files import write_manifest, describe
 from trustreg.batch.steps import BatchError, duck, sql_path
 from trustreg.core.identifiers import Identifier, identifier_hash, stored_identifier
 from trustreg.core.names import name_forms
@@ -128,7 +128,7 @@ def snapshot_for(work: Path, subjects: int, per_subject: float, seed: int) -> Ge
         rows = _generate(building, home / "sample.parquet", subjects, per_subject, seed)
         with closing(sqlite3.connect(store)) as connection:
             described = describe(connection.cursor())
-        _write_manifest(building, rows, described, "sqlite")
+        write_manifest(building, rows, described, "sqlite")
         building.rename(home / "snapshot")
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)

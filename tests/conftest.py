@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.pgserver import PostgresServer, find_bindir
+from tests.pgserver import PostgresServer, running_server
 from trustreg.config import REPO_ROOT, Settings
 from trustreg.services import registry
 from trustreg.store.db import make_engine
@@ -28,15 +28,8 @@ _databases = itertools.count()
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
-    bindir = find_bindir()
-    if bindir is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must have the PostgreSQL server binaries (make test installs them)")
-        pytest.skip("PostgreSQL server binaries not installed")
-    server = PostgresServer(bindir)
-    server.start()
-    yield server
-    server.stop()
+    with running_server() as server:
+        yield server
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

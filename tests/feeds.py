@@ -219,15 +219,18 @@ def cli_url(tmp_path: Path) -> str:
     return cli_env(tmp_path)["TRUSTREG_DATABASE_URL"]
 
 
-def run_cli(tmp_path: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    """Run ``trustreg ARGS`` as a user would, in ``tmp_path`` (so no stray ``.env``)."""
+def run_cli(
+    tmp_path: Path, *args: str | Path, timeout: float = 120, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run ``trustreg ARGS`` as a user would, in ``tmp_path`` (so no stray ``.env``);
+    ``env`` adds to or replaces the variables of ``cli_env``."""
     return subprocess.run(
         [str(TRUSTREG), *map(str, args)],
         cwd=tmp_path,
-        env=cli_env(tmp_path),
+        env=cli_env(tmp_path) | env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
 

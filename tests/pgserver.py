@@ -13,8 +13,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 
 def find_bindir() -> Path | None:
@@ -91,3 +94,20 @@ class PostgresServer:
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+
+@contextmanager
+def running_server(locale: str | None = None) -> Iterator[PostgresServer]:
+    """A started server, stopped after; the test is skipped where the binaries are
+    missing, and fails in CI, which must have them (``make test`` installs them)."""
+    bindir = find_bindir()
+    if bindir is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must have the PostgreSQL server binaries (make test installs them)")
+        pytest.skip("PostgreSQL server binaries not installed")
+    server = PostgresServer(bindir, locale)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -34,15 +34,8 @@ def trustreg(
 ) -> str:
     """Run ``trustreg ARGS`` against the fixture's store; its output, or fail with it."""
     url = engine_of(factory).url.render_as_string(hide_password=False)
-    env = feeds.cli_env(tmp_path, SPARK_LOCAL_IP="127.0.0.1") | {"TRUSTREG_DATABASE_URL": url}
-    done = subprocess.run(
-        [str(BIN / "trustreg"), *map(str, args)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    done = feeds.run_cli(
+        tmp_path, *args, timeout=600, SPARK_LOCAL_IP="127.0.0.1", TRUSTREG_DATABASE_URL=url
     )
     assert done.returncode == status, done.stderr
     return done.stdout

@@ -10,9 +10,7 @@ setting leaves no prepared statement on the server.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -24,7 +22,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests import feeds
-from tests.pgserver import PostgresServer, find_bindir
+from tests.pgserver import PostgresServer, running_server
 from trustreg.config import REPO_ROOT, Settings
 from trustreg.store.db import make_engine, session_factory, transaction
 from trustreg.store.partitions import YEAR_SPAN, ensure_record_partitions
@@ -43,15 +41,8 @@ def doc_sql(name: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[PostgresServer]:
-    bindir = find_bindir()
-    if bindir is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must have the PostgreSQL server binaries (make test installs them)")
-        pytest.skip("PostgreSQL server binaries not installed")
-    running = PostgresServer(bindir, locale="C.UTF-8")
-    running.start()
-    yield running
-    running.stop()
+    with running_server(locale="C.UTF-8") as running:
+        yield running
 
 
 def role_url(server: PostgresServer, role: str) -> str:
@@ -76,16 +67,7 @@ def run_as(server: PostgresServer, role: str, statements: list[str]) -> list[lis
 
 
 def trustreg(tmp: Path, url: str, *args: str | Path) -> str:
-    env = feeds.cli_env(tmp) | {"TRUSTREG_DATABASE_URL": url}
-    done = subprocess.run(
-        [str(feeds.TRUSTREG), *map(str, args)],
-        cwd=tmp,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = feeds.run_cli(tmp, *args, timeout=300, TRUSTREG_DATABASE_URL=url)
     assert done.returncode == 0, done.stderr
     return done.stdout
 

@@ -137,7 +137,7 @@ def write_snapshot(
     )
     building = snapshot.folder
     try:
-        _write_manifest(building, snapshot.rows, snapshot.described, engine.dialect.name)
+        write_manifest(building, snapshot.rows, snapshot.described, engine.dialect.name)
         if target.exists():
             shutil.rmtree(target)
         building.rename(target)
@@ -187,9 +187,12 @@ def describe(cursor: Any) -> dict[str, Any]:
     }
 
 
-def _write_manifest(
+def write_manifest(
     folder: Path, rows: dict[str, int], described: dict[str, Any], store: str
 ) -> None:
+    """Write ``folder``'s manifest and rulebook files: ``rows`` per table, the store's
+    facts as ``describe`` read them, ``store`` its engine's name. Tools that make
+    snapshot folders of their own (``bench/scale_data.py``) call it too."""
     books = folder / RULEBOOKS
     books.mkdir()
     listed = []
