@@ -49,7 +49,7 @@ from screening_speed_data import QUERY_COLUMNS, english
 from trustreg import demo
 from trustreg.batch import snapshot
 from trustreg.batch.snapshot import ASSESSMENTS, IDENTIFIERS, NAMES, RECORDS, SUBJECTS
-from trustreg.batch.snapshot_files import write_manifest, describe
+from trustreg.batch.snapshot_files import describe, write_manifest
 from trustreg.batch.steps import BatchError, duck, sql_path
 from trustreg.core.identifiers import Identifier, identifier_hash, stored_identifier
 from trustreg.core.names import name_forms
