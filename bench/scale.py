@@ -1,15 +1,16 @@
 """Benchmark: re-rating and screening at 1, 3 and 10 million subjects, DuckDB and Spark.
 
     .venv/bin/python bench/scale.py [--sizes 1000000,3000000,10000000]
-        [--engines duckdb,spark] [--queries 100000] [--workdir /tmp/trustreg-scale]
-        [--json scale.json] [--prepare-only]
+        [--engines duckdb,spark] [--jobs rate,screen] [--queries 100000]
+        [--workdir /tmp/trustreg-scale] [--json scale.json] [--prepare-only]
 
 For each size, a synthetic snapshot folder of that many subjects (``bench/scale_data.py``:
 five records per subject on average, the model rulebook) and a screening file of
 ``--queries`` queries (half registered names in customers' spellings, half strangers,
 a fifth with a number) are made once in ``--workdir`` and reused (``--prepare-only``
 stops there). Then, for each engine, each job runs as a user runs it, in a child
-process:
+process (``--jobs screen`` runs screening alone: run it at two ``--queries`` to part a
+file's cost from the registry's):
 
     trustreg rate --all --as-of 2026-11-01 --snapshot DIR --output F --engine E
     trustreg screen Q.csv -o OUT --snapshot DIR --engine E --purpose credit
@@ -150,9 +151,9 @@ def run_job(work: Path, job: Job) -> Run:
 
 
 def run_size(
-    work: Path, made: Generated, queries: Queries, engines: list[str], purpose: str
+    work: Path, made: Generated, queries: Queries, engines: list[str], args: argparse.Namespace
 ) -> list[Run]:
-    """Rate and screen one snapshot on every engine."""
+    """Rate and screen one snapshot on every engine (the jobs in ``args.jobs``)."""
     outputs = work / "runs" / f"n{made.subjects}"
     scratch = work / "jobs"  # the commands' own temporary files (and DuckDB's spill)
     for folder in (outputs, scratch):
@@ -162,10 +163,12 @@ def run_size(
         common = ["--snapshot", str(made.folder), "--work-dir", str(scratch), "--engine", engine]
         rated, screened = outputs / f"{engine}-rate.parquet", outputs / f"{engine}-screen.csv"
         rate = ["rate", "--all", "--as-of", AS_OF.isoformat(), "--output", str(rated)]
-        screen = ["screen", str(queries.path), "-o", str(screened), "--purpose", purpose]
-        for name, args, output in (("rate", rate, rated), ("screen", screen, screened)):
+        screen = ["screen", str(queries.path), "-o", str(screened), "--purpose", args.purpose]
+        for name, words, output in (("rate", rate, rated), ("screen", screen, screened)):
+            if name not in args.jobs:
+                continue
             output.unlink(missing_ok=True)  # a failed run must leave no old file to compare
-            job = Job(made.subjects, engine, name, [str(TRUSTREG), *args, *common], output)
+            job = Job(made.subjects, engine, name, [str(TRUSTREG), *words, *common], output)
             console.print(f"  {name} on {engine} …")
             run = run_job(work, job)
             console.print(f"  {name} on {engine}: {run.seconds:.1f} s, {run.peak_rss_mib:,.0f} MiB")
@@ -286,10 +289,22 @@ def source_state() -> str:
     return done.stdout.strip()[:80] or "unknown commit"
 
 
+def jobs_list(text: str) -> list[str]:
+    """The ``--jobs`` value as a list; an unknown job is an error naming it."""
+    jobs = [j.strip() for j in text.split(",") if j.strip()]
+    unknown = sorted(set(jobs) - {"rate", "screen"})
+    if unknown or not jobs:
+        raise argparse.ArgumentTypeError(f"jobs are rate and screen, not {unknown or text!r}")
+    return jobs
+
+
 def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000000,3000000,10000000")
     parser.add_argument("--engines", default="duckdb,spark")
+    parser.add_argument(
+        "--jobs", default="rate,screen", type=jobs_list, help="rate, screen or both"
+    )
     parser.add_argument("--queries", type=int, default=100_000, help="rows of the screening file")
     parser.add_argument("--records-per-subject", type=float, default=5.0)
     parser.add_argument("--purpose", default="credit", choices=PURPOSES, help="of the screening")
@@ -342,7 +357,7 @@ def main() -> None:
         made, queries = prepare(args, size)
         data[size] = asdict(made) | {"queries": asdict(queries)}
         if not args.prepare_only:
-            runs += run_size(args.workdir, made, queries, engines, args.purpose)
+            runs += run_size(args.workdir, made, queries, engines, args)
     if not args.prepare_only and not report(runs, data, args.json):
         sys.exit(1)
 
