@@ -12,15 +12,18 @@ import csv
 import random
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.test_batch_rate import engine_of, populated  # noqa: F401 - the shared fixture
+from trustreg.batch import screen_engines
 from trustreg.batch.rate import Compute
 from trustreg.batch.screen import BatchScreen, screen_batch
 from trustreg.batch.snapshot_files import write_snapshot
+from trustreg.batch.steps import duck
 from trustreg.config import PLACEHOLDER_IDENTIFIER_KEY
 from trustreg.core.identifiers import key_check_value
 from trustreg.core.matching import Thresholds
@@ -128,3 +131,25 @@ def test_a_snapshot_is_screened_as_the_store(
     resumed = ScreenOptions(resume=True)
     with pytest.raises(ValidationError, match="--engine index"):
         screen_batch(populated, BatchScreen(resumed, THRESHOLDS, KEY), source, tmp_path / "y.csv")
+
+
+def test_duckdb_slices_the_shared_step_with_the_same_answers(
+    populated: sessionmaker[Session],  # noqa: F811 - the shared fixture
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    source = queries(populated, tmp_path / "in.csv")
+    options = ScreenOptions(top=3, purpose="contract", workers=2)
+    batch(populated, source, tmp_path / "whole.csv", options, Compute("duckdb"))
+    steps: list[str] = []
+
+    def recorded(con: Any, step: str, sql: str, params: Any = None) -> Any:
+        steps.append(step)
+        return duck(con, step, sql, params)
+
+    # A few rows a slice, as 100,000 queries over 10 million subjects have at 20 million.
+    monkeypatch.setattr(screen_engines, "SLICE_ROWS", 50)
+    monkeypatch.setattr(screen_engines, "duck", recorded)
+    batch(populated, source, tmp_path / "sliced.csv", options, Compute("duckdb"))
+    assert steps.count("shared slice") > 1, "the step ran in slices"
+    assert (tmp_path / "sliced.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()

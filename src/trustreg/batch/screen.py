@@ -35,7 +35,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from trustreg.batch import screen_core as core
 from trustreg.batch.rate import Compute
 from trustreg.batch.screen_engines import DuckDBEngine, ScreenEngine, duckdb_pool, spark_engine
-from trustreg.batch.screen_plan import answers_sql, plan, subjects_sql
+from trustreg.batch.screen_plan import (
+    SLICED_SOURCE,
+    SLICED_STEP,
+    answers_sql,
+    plan,
+    postings_sql,
+    shared_sql,
+    subjects_sql,
+)
 from trustreg.batch.snapshot import ASSESSMENTS, IDENTIFIERS, NAMES, SUBJECTS
 from trustreg.batch.snapshot_files import SnapshotFiles, open_snapshot, taken
 from trustreg.batch.steps import BatchError, sql_path
@@ -221,7 +229,11 @@ def _run(engine: ScreenEngine, files: SnapshotFiles, job: BatchScreen, work: Pat
     )
     size = engine.count("entries")
     for name, sql in plan(dialect, size):
-        engine.sql(name, sql)
+        if name == SLICED_STEP:
+            rows = postings_sql(SLICED_SOURCE)
+            engine.sliced(name, SLICED_SOURCE, shared_sql, rows)
+        else:
+            engine.sql(name, sql)
     options = job.options
     scoring = partial(
         core.score_groups, size, job.thresholds, options.top, options.purpose is not None

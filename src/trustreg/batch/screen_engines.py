@@ -32,6 +32,11 @@ from trustreg.batch.steps import DUCKDB_MEMORY, BatchError, duck, sql_path
 
 Step = Callable[[Iterator[Any]], Iterator[Any]]
 BATCH_ROWS = 2_000  # rows per Arrow batch a Python step gets: its profiles fit in memory
+# Rows a sliced step joins per slice on DuckDB. Measured: 10 million subjects and 100,000
+# queries join 128 million rows into 110 million groups, and DuckDB ran out of its 4 GB
+# grouping them at once (its aggregate did not spill far enough); 13 million rows, with
+# 10,000 queries, fit.
+SLICE_ROWS = 20_000_000
 
 
 class ScreenEngine(Protocol):
@@ -48,6 +53,10 @@ class ScreenEngine(Protocol):
     def python(self, name: str, sql: str, step: Step, schema: Any, ddl: str) -> None:
         """Table ``name`` is ``step`` over the rows ``sql`` selects (``schema`` in Arrow,
         ``ddl`` the same in Spark's words)."""
+
+    def sliced(self, name: str, source: str, make: Callable[[str], str], rows: str) -> None:
+        """Table ``name`` is what ``make(source)`` selects, which an engine may run over
+        slices of table ``source`` by ``row_no`` (``rows`` counts the rows it joins)."""
 
     def count(self, name: str) -> int:
         """How many rows table ``name`` has."""
@@ -88,6 +97,24 @@ class DuckDBEngine:
         target.mkdir(parents=True, exist_ok=True)
         copy = f"COPY ({sql}) TO {sql_path(target / 'part-0.parquet')} (FORMAT parquet)"
         duck(self.con, name, copy)
+        self.load(name, target)
+
+    def sliced(self, name: str, source: str, make: Callable[[str], str], rows: str) -> None:
+        """One COPY per slice of ``source`` (``row_no`` modulo the slices, so each query's
+        rows stay together), each into a Parquet file of its own."""
+        found = duck(self.con, f"size {name}", rows).fetchone()
+        parts = max(1, -(-int(found[0] if found else 0) // SLICE_ROWS))
+        if parts == 1:
+            self.sql(name, make(source))
+            return
+        target = self.folder(name)
+        target.mkdir(parents=True, exist_ok=True)
+        part_view = f"{source}_slice"
+        for part in range(parts):
+            cut = f"SELECT * FROM {source} WHERE row_no % {parts} = {part}"
+            duck(self.con, f"{name} slice", f"CREATE OR REPLACE VIEW {part_view} AS {cut}")
+            out = sql_path(target / f"part-{part}.parquet")
+            duck(self.con, name, f"COPY ({make(part_view)}) TO {out} (FORMAT parquet)")
         self.load(name, target)
 
     def python(self, name: str, sql: str, step: Step, schema: Any, ddl: str) -> None:
@@ -142,6 +169,10 @@ class SparkEngine:
 
     def sql(self, name: str, sql: str) -> None:
         self._write(name, self._frame(name, sql), sql)
+
+    def sliced(self, name: str, source: str, make: Callable[[str], str], rows: str) -> None:
+        """At once: Spark's shuffle spreads the grouping over the cluster and spills."""
+        self.sql(name, make(source))
 
     def python(self, name: str, sql: str, step: Step, schema: Any, ddl: str) -> None:
         self._write(name, self._frame(name, sql).mapInArrow(step, ddl), sql)

@@ -102,16 +102,7 @@ WHERE r = 1 OR (n <= {cap} AND postings_read <= {MAX_POSTINGS})""",
   FROM entry_keys e JOIN (SELECT DISTINCT key FROM chosen WHERE n > {cap}) b ON b.key = e.key
 ) t WHERE r <= {cap}""",
         ),
-        (
-            "shared",
-            f"""SELECT row_no, subject_id, sum(weight) AS shared FROM (
-  SELECT c.row_no, e.subject_id, c.weight
-  FROM chosen c JOIN entry_keys e ON e.key = c.key WHERE c.n <= {cap}
-  UNION ALL
-  SELECT c.row_no, p.subject_id, c.weight
-  FROM chosen c JOIN capped p ON p.key = c.key WHERE c.n > {cap}
-) t GROUP BY row_no, subject_id""",
-        ),
+        ("shared", shared_sql("chosen")),
         (
             "candidates",
             f"""SELECT row_no, subject_id FROM (
@@ -140,6 +131,30 @@ LEFT JOIN (SELECT row_no, {dialect.collect}({count}) AS counts
            FROM counts GROUP BY row_no) w ON w.row_no = q.row_no""",
         ),
     ]
+
+
+# The one step whose rows grow with queries times postings (up to MAX_POSTINGS a query):
+# an engine may run it over slices of ``chosen`` (each query's rows in one slice), as
+# each query's candidates depend on its own rows only.
+SLICED_STEP, SLICED_SOURCE = "shared", "chosen"
+
+
+def shared_sql(chosen: str) -> str:
+    """Per query and subject, the weight of the keys they share, from the chosen keys
+    in table ``chosen``."""
+    cap = MAX_KEY_POSTINGS
+    return f"""SELECT row_no, subject_id, sum(weight) AS shared FROM (
+  SELECT c.row_no, e.subject_id, c.weight
+  FROM {chosen} c JOIN entry_keys e ON e.key = c.key WHERE c.n <= {cap}
+  UNION ALL
+  SELECT c.row_no, p.subject_id, c.weight
+  FROM {chosen} c JOIN capped p ON p.key = c.key WHERE c.n > {cap}
+) t GROUP BY row_no, subject_id"""
+
+
+def postings_sql(chosen: str) -> str:
+    """How many rows ``shared_sql(chosen)`` joins before it groups them."""
+    return f"SELECT coalesce(sum(least(n, {MAX_KEY_POSTINGS})), 0) FROM {chosen}"
 
 
 def answers_sql() -> str:
