@@ -230,8 +230,7 @@ def _run(engine: ScreenEngine, files: SnapshotFiles, job: BatchScreen, work: Pat
     size = engine.count("entries")
     for name, sql in plan(dialect, size):
         if name == SLICED_STEP:
-            rows = postings_sql(SLICED_SOURCE)
-            engine.sliced(name, SLICED_SOURCE, shared_sql, rows)
+            engine.sliced(name, SLICED_SOURCE, shared_sql, postings_sql(SLICED_SOURCE))
         else:
             engine.sql(name, sql)
     options = job.options

@@ -48,6 +48,12 @@ DIALECTS: Mapping[str, Dialect] = {
 }
 
 
+# The one step whose rows grow with queries times postings (up to MAX_POSTINGS a query):
+# an engine may run it over slices of ``chosen`` (each query's rows in one slice), as
+# each query's candidates depend on its own rows only.
+SLICED_STEP, SLICED_SOURCE = "shared", "chosen"
+
+
 def subjects_sql(dialect: Dialect) -> str:
     """Every snapshot subject with its names and identifiers (input of
     ``screen_core.prepare_entries``)."""
@@ -84,7 +90,7 @@ def plan(dialect: Dialect, size: int) -> list[tuple[str, str]]:
             "JOIN key_counts c ON c.key = q.key",
         ),
         (
-            "chosen",
+            SLICED_SOURCE,
             f"""SELECT row_no, key, n, {weight} AS weight FROM (
   SELECT row_no, key, n,
          row_number() OVER (PARTITION BY row_no ORDER BY n, key) AS r,
@@ -102,7 +108,7 @@ WHERE r = 1 OR (n <= {cap} AND postings_read <= {MAX_POSTINGS})""",
   FROM entry_keys e JOIN (SELECT DISTINCT key FROM chosen WHERE n > {cap}) b ON b.key = e.key
 ) t WHERE r <= {cap}""",
         ),
-        ("shared", shared_sql("chosen")),
+        (SLICED_STEP, shared_sql(SLICED_SOURCE)),
         (
             "candidates",
             f"""SELECT row_no, subject_id FROM (
@@ -131,12 +137,6 @@ LEFT JOIN (SELECT row_no, {dialect.collect}({count}) AS counts
            FROM counts GROUP BY row_no) w ON w.row_no = q.row_no""",
         ),
     ]
-
-
-# The one step whose rows grow with queries times postings (up to MAX_POSTINGS a query):
-# an engine may run it over slices of ``chosen`` (each query's rows in one slice), as
-# each query's candidates depend on its own rows only.
-SLICED_STEP, SLICED_SOURCE = "shared", "chosen"
 
 
 def shared_sql(chosen: str) -> str:
